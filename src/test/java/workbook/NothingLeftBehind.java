@@ -1,0 +1,91 @@
+package workbook;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.*;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Takes a census of what stages can leave on a machine (mounts, cgroups, network namespaces,
+ * links, the workbook's files in /tmp, stage processes) before each test, and fails the test if
+ * the census differs after it. Register it with {@code @ExtendWith(NothingLeftBehind.class)}.
+ */
+public final class NothingLeftBehind implements BeforeEachCallback, AfterEachCallback {
+    private static final ExtensionContext.Namespace STORE = ExtensionContext.Namespace.create(NothingLeftBehind.class);
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        context.getStore(STORE).put("before", census());
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        @SuppressWarnings("unchecked")
+        Map<String, Set<String>> before = context.getStore(STORE).get("before", Map.class);
+        // A killed stage's processes may take a moment to be reaped.
+        Map<String, Set<String>> after = census();
+        for (int i = 0; i < 40 && !after.equals(before); i++) {
+            Host.pause(100);
+            after = census();
+        }
+        for (String kind : before.keySet()) {
+            Set<String> added = new TreeSet<>(after.get(kind));
+            added.removeAll(before.get(kind));
+            Set<String> removed = new TreeSet<>(before.get(kind));
+            removed.removeAll(after.get(kind));
+            assertEquals(Set.of(), added, kind + " left behind");
+            assertEquals(Set.of(), removed, kind + " removed that the test did not make");
+        }
+    }
+
+    /** Everything a stage might create, by kind. */
+    public static Map<String, Set<String>> census() {
+        Map<String, Set<String>> census = new LinkedHashMap<>();
+        census.put("mounts", Host.mountinfo().stream()
+                .map(line -> line.split(" ")).map(f -> f[4] + " " + f[3]).collect(Collectors.toSet()));
+        census.put("workbook files in /tmp", listNames(Path.of("/tmp"), "workbook-jail-"));
+        census.put("cgroups", cgroups());
+        census.put("network namespaces", Set.copyOf(Host.run("ip", "netns", "list").outLines()));
+        census.put("links", Host.run("ip", "-o", "link", "show").outLines().stream()
+                .map(l -> l.split(": ")[1].replaceAll("@.*", "")).collect(Collectors.toSet()));
+        census.put("stage processes", stageProcesses());
+        return census;
+    }
+
+    private static Set<String> listNames(Path dir, String prefix) {
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix)).collect(Collectors.toSet());
+        } catch (IOException e) {
+            return Set.of();
+        }
+    }
+
+    /** Any cgroup directory whose name says it belongs to the workbook, in any hierarchy. */
+    private static Set<String> cgroups() {
+        try (Stream<Path> dirs = Files.walk(Path.of("/sys/fs/cgroup"), 3)) {
+            return dirs.filter(Files::isDirectory).filter(p -> p.getFileName().toString().startsWith("workbook"))
+                    .map(Path::toString).collect(Collectors.toSet());
+        } catch (IOException | UncheckedIOException e) {
+            return Set.of();
+        }
+    }
+
+    /** Processes the tests started that are still alive, and any stage JVM, wherever it came from. */
+    private static Set<String> stageProcesses() {
+        long self = ProcessHandle.current().pid();
+        Stream<ProcessHandle> ours = ProcessHandle.current().descendants();
+        Stream<ProcessHandle> stages = ProcessHandle.allProcesses().filter(p -> p.pid() != self)
+                .filter(p -> p.info().commandLine().orElse("").matches(".*(stages/\\d\\d-|/jars/Main\\.java\\.).*"));
+        return Stream.concat(ours, stages).filter(ProcessHandle::isAlive)
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).collect(Collectors.toSet());
+    }
+}

@@ -1,0 +1,188 @@
+package workbook;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.*;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a stage the way a learner does: {@code jbang stages/NN-name/Main.java ARGS}, as a
+ * separate process from the workbook's root, with a time limit.
+ */
+public final class Stage {
+    public static final Path WORKBOOK = Path.of("").toAbsolutePath();
+    public static final Path ROOTFS = WORKBOOK.resolve("rootfs");
+    private static final Duration DEFAULT_LIMIT = Duration.ofSeconds(90);
+    private static final Set<String> BUILT = ConcurrentHashMap.newKeySet();
+
+    private final String name;
+    private final TestUser user;
+    private final boolean mergeOutput;
+    private final Duration limit;
+    private final Map<String, String> environment;
+
+    private Stage(String name, TestUser user, boolean mergeOutput, Duration limit, Map<String, String> environment) {
+        this.name = name;
+        this.user = user;
+        this.mergeOutput = mergeOutput;
+        this.limit = limit;
+        this.environment = Map.copyOf(environment);
+    }
+
+    /** A stage by its directory name, e.g. {@code "01-chroot"}. */
+    public static Stage of(String name) {
+        if (!Files.isRegularFile(WORKBOOK.resolve("stages").resolve(name).resolve("Main.java")))
+            throw new IllegalArgumentException("no stage " + name);
+        return new Stage(name, null, false, DEFAULT_LIMIT, Map.of());
+    }
+
+    /** Runs it as this unprivileged user instead of root (from the user's own copy of the stage). */
+    public Stage as(TestUser user) {
+        return new Stage(name, user, mergeOutput, limit, environment);
+    }
+
+    /** Stdout and stderr in one stream, in the order a terminal shows them. */
+    public Stage mergeOutput() {
+        return new Stage(name, user, true, limit, environment);
+    }
+
+    public Stage limit(Duration limit) {
+        return new Stage(name, user, mergeOutput, limit, environment);
+    }
+
+    public Stage env(String key, String value) {
+        Map<String, String> more = new HashMap<>(environment);
+        more.put(key, value);
+        return new Stage(name, user, mergeOutput, limit, more);
+    }
+
+    public String source() {
+        return "stages/" + name + "/Main.java";
+    }
+
+    /** Runs to the end and returns what it printed and its exit status. */
+    public Result run(String... args) {
+        return start(args).finish(limit);
+    }
+
+    /** Starts it in the background; the caller must {@link Running#finish} or {@link Running#stop} it. */
+    public Running start(String... args) {
+        build();
+        List<String> command = new ArrayList<>(List.of("jbang", source()));
+        command.addAll(List.of(args));
+        Path dir = WORKBOOK;
+        if (user != null) {
+            dir = user.copyOf(source());
+            command = user.wrap(command);
+        }
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectErrorStream(mergeOutput);
+        pb.environment().putAll(environment);
+        try {
+            return new Running(pb.start(), mergeOutput);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start jbang: run scripts/setup", e);
+        }
+    }
+
+    /** Compiles the stage once, so that JBang's own build messages never mix into a run's output. */
+    private void build() {
+        String key = name + (user == null ? "" : "@" + user.uid());
+        if (BUILT.contains(key)) return;
+        List<String> command = new ArrayList<>(List.of("jbang", "build", source()));
+        Path dir = WORKBOOK;
+        if (user != null) {
+            dir = user.copyOf(source());
+            command = user.wrap(command);
+        }
+        Result r = Host.run(dir, Duration.ofMinutes(5), command);
+        if (r.exit() != 0) throw new IllegalStateException("jbang build " + source() + " failed:\n" + r.all());
+        BUILT.add(key);
+    }
+
+    public record Result(int exit, String out, String err) {
+        public String all() {
+            return out + err;
+        }
+
+        public List<String> outLines() {
+            return out.lines().toList();
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exit + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    /** A stage running in the background. */
+    public static final class Running {
+        private final Process process;
+        private final StreamCollector out, err;
+
+        Running(Process process, boolean merged) {
+            this.process = process;
+            this.out = new StreamCollector(process.getInputStream());
+            this.err = merged ? StreamCollector.EMPTY : new StreamCollector(process.getErrorStream());
+        }
+
+        /** The PID of the stage's own JVM (jbang's launcher execs it, so the PID stays). */
+        public long pid() {
+            return process.pid();
+        }
+
+        public Process process() {
+            return process;
+        }
+
+        /** What it has printed so far. */
+        public String output() {
+            return out.text() + err.text();
+        }
+
+        /** Waits until its output contains the text, or fails after the limit. */
+        public void awaitOutput(String text, Duration limit) {
+            long end = System.nanoTime() + limit.toNanos();
+            while (!output().contains(text)) {
+                if (!process.isAlive() && !output().contains(text))
+                    throw new AssertionError("the stage ended before printing \"" + text + "\":\n" + output());
+                if (System.nanoTime() > end) {
+                    stop();
+                    throw new AssertionError("no \"" + text + "\" after " + limit + ":\n" + output());
+                }
+                Host.pause(50);
+            }
+        }
+
+        /** Waits for the end; past the limit, kills what it started and fails. */
+        public Result finish(Duration limit) {
+            try {
+                if (!process.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
+                    stop();
+                    throw new AssertionError("still running after " + limit + ", killed:\n" + output());
+                }
+            } catch (InterruptedException e) {
+                stop();
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+            return new Result(process.exitValue(), out.finish(), err.finish());
+        }
+
+        /** Kills the stage and everything it started, by their PIDs. */
+        public void stop() {
+            List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
+            tree.add(process.toHandle());
+            tree.forEach(ProcessHandle::destroyForcibly);
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
