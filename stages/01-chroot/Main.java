@@ -106,8 +106,6 @@ public class Main implements Callable<Integer> {
     static Path checkRootfs(Path dir) {
         if (!Files.isDirectory(dir))
             throw new StageFailure("rootfs not found: " + dir + " (run scripts/setup from the workbook root, or pass --rootfs DIR)");
-        if (!Files.isExecutable(dir.resolve("bin/sh")))
-            throw new StageFailure("rootfs " + dir + " has no bin/sh: is it a root filesystem? (scripts/setup builds one)");
         return dir.toAbsolutePath().normalize();
     }
 
@@ -180,6 +178,7 @@ public class Main implements Callable<Integer> {
 
     // ---------------------------------------------------------------- chroot
 
+    // tag::jailer-thread[]
     /**
      * chroot(2) changes the root of the calling thread's "fs" context, which every thread of
      * the JVM shares. So a thread of our own first unshares it (CLONE_FS), then changes root:
@@ -199,6 +198,7 @@ public class Main implements Callable<Integer> {
         if (outcome.get() instanceof RuntimeException e) throw e;
         return (Integer) outcome.get();
     }
+    // end::jailer-thread[]
 
     int enterRoot(Path root, List<String> argv) {
         check("unshare(CLONE_FS)", () -> LIBC.unshare(CLONE_FS), "");
@@ -228,9 +228,20 @@ public class Main implements Callable<Integer> {
         for (int i = 0; i < depth; i++) LIBC.chdir("..");
         narrate("chdir(\"..\") x " + depth + " = 0");
         check("chroot(\".\")", () -> LIBC.chroot("."), "");
-        narrate("escaped: / now holds: " + String.join(" ", listRoot()));
+        narrate(rootIdentity().equals(HOST_ROOT) ? "escaped: \"/\" is the host's root directory again" : "still inside: \"/\" is not the host's root");
     }
     // end::escape[]
+
+    /** The host's "/" as device and inode, read before any chroot. */
+    static final Map<String, Object> HOST_ROOT = rootIdentity();
+
+    static Map<String, Object> rootIdentity() {
+        try {
+            return Files.readAttributes(Path.of("/"), "unix:dev,ino");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     /** Java's file calls run on this thread, so they see this thread's root. */
     static List<String> listRoot() {
@@ -254,11 +265,12 @@ public class Main implements Callable<Integer> {
         IntByReference pid = new IntByReference();
         String[] cArgv = nullTerminated(argv);
         String[] cEnv = nullTerminated(environmentInside());
+        // Said before the call: once it returns, the command is already running and printing.
+        narrate("posix_spawn(\"" + program + "\", " + argv + ")");
         // posix_spawn returns the error number instead of setting errno.
         int error = LIBC.posix_spawn(pid, program, null, null, cArgv, cEnv);
-        narrate("posix_spawn(\"" + program + "\", " + argv + ") = " + (error == 0 ? "0, child pid " + pid.getValue() : describe(error)));
         if (error != 0)
-            throw new StageFailure("cannot run " + program + " inside: " + describe(error));
+            throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));
         return pid.getValue();
     }
     // end::spawn[]
