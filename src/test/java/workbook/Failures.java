@@ -1,5 +1,7 @@
 package workbook;
 
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,8 +16,8 @@ public final class Failures {
         assertEquals(125, result.exit(), () -> "exit status of a failed stage\n" + result);
         String err = result.err();
         assertFalse(err.contains("Exception") || err.contains("\tat "), () -> "a stack trace instead of a message:\n" + result);
-        String last = err.strip().lines().reduce((a, b) -> b).orElse("");
-        assertTrue(last.startsWith(stage + ": "), () -> "the error line names the stage:\n" + result);
-        assertTrue(last.contains(expectedText), () -> "the error says \"" + expectedText + "\":\n" + result);
+        List<String> lines = err.lines().filter(l -> l.startsWith(stage + ": ")).toList();
+        assertEquals(1, lines.size(), () -> "one line that names the stage says what went wrong:\n" + result);
+        assertTrue(lines.get(0).contains(expectedText), () -> "the error says \"" + expectedText + "\":\n" + result);
     }
 }

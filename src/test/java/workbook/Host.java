@@ -31,6 +31,29 @@ public final class Host {
         }
     }
 
+    /** Which namespace of a kind a process is in, as the kernel names it: "uts:[4026531838]". */
+    public static String namespace(Object pid, String kind) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + kind)).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static String hostname() {
+        return run("hostname").out().strip();
+    }
+
+    /** Waits until a process is gone (and reaped); false if it is still there after the limit. */
+    public static boolean awaitGone(long pid, Duration limit) {
+        long end = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < end) {
+            if (!Files.exists(Path.of("/proc/" + pid))) return true;
+            pause(50);
+        }
+        return false;
+    }
+
     /** The mount table as the kernel shows it to this process: one line per mount. */
     public static List<String> mountinfo() {
         return read(Path.of("/proc/self/mountinfo")).lines().toList();

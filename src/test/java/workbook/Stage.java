@@ -158,6 +158,26 @@ public final class Stage {
             }
         }
 
+        /**
+         * The host PID of the first process the stage started (for stages 02 on: the
+         * container's init, which becomes the command).
+         */
+        public long child(Duration limit) {
+            long end = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < end) {
+                Optional<ProcessHandle> child = process.children().findFirst();
+                if (child.isPresent()) return child.get().pid();
+                if (!process.isAlive()) break;
+                Host.pause(50);
+            }
+            throw new AssertionError("the stage started no process:\n" + output());
+        }
+
+        /** Sends a signal to the stage's own JVM, by its PID. */
+        public void signal(String name) {
+            Host.run("kill", "-" + name, Long.toString(pid()));
+        }
+
         /** Waits for the end; past the limit, kills what it started and fails. */
         public Result finish(Duration limit) {
             try {

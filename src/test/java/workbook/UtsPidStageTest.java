@@ -1,0 +1,151 @@
+package workbook;
+
+import java.time.Duration;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static workbook.Failures.assertStageFailed;
+
+@RootOnly
+@ExtendWith(NothingLeftBehind.class)
+class UtsPidStageTest {
+    static final Stage STAGE = Stage.of("02-uts-pid");
+    static final Duration START = Duration.ofSeconds(60);
+
+    @Test
+    void theCommandIsPid1WithItsOwnHostnameAndTheHostsIsUnchanged() {
+        String host = Host.hostname();
+        Stage.Result r = STAGE.run("--hostname", "box", "--", "/bin/sh", "-c", "echo $$; hostname");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(List.of("1", "box"), r.outLines());
+        assertEquals(host, Host.hostname());
+    }
+
+    @Test
+    void theHostSeesNewNamespacesAndExecJoinsThem() {
+        String host = Host.hostname();
+        Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        running.awaitOutput("ready", START);
+        long init = running.child(START);
+
+        for (String kind : List.of("uts", "pid", "ipc", "mnt"))
+            assertNotEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace of the container");
+        for (String kind : List.of("net", "user", "cgroup"))
+            assertEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace is still the host's");
+        // util-linux's nsenter, an independent client, reads the container's hostname.
+        assertEquals("seen-from-host", Host.run("nsenter", "-t", Long.toString(init), "-u", "hostname").out().strip());
+        assertEquals(host, Host.hostname());
+
+        Stage.Result exec = STAGE.run("exec", Long.toString(init), "--", "/bin/sh", "-c", "hostname; readlink /proc/self/ns/pid; readlink /proc/1/exe");
+        assertEquals(0, exec.exit(), exec::toString);
+        assertEquals(List.of("seen-from-host", Host.namespace(init, "pid"), "/bin/busybox"), exec.outLines());
+
+        // sleep, as PID 1, has no handler for SIGTERM: the stage's grace period ends in SIGKILL.
+        running.signal("TERM");
+        assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+    }
+
+    @Test
+    void psInsideListsOnlyTheContainersProcesses() {
+        Stage.Result r = STAGE.run("--", "/bin/sh", "-c", "ps -o pid,args; true");
+
+        assertEquals(0, r.exit(), r::toString);
+        List<String> rows = r.outLines().subList(1, r.outLines().size());
+        assertEquals(2, rows.size(), () -> "the shell and ps, nothing of the host's:\n" + r.out());
+        assertTrue(rows.get(0).strip().startsWith("1 "), r::out);
+    }
+
+    @Test
+    void pid1IgnoresSignalsItHasNoHandlerFor() {
+        // On the host this shell would die of its own SIGTERM; as PID 1 it does not.
+        assertEquals("still here", STAGE.run("--", "/bin/sh", "-c", "kill -TERM 1; echo still here").out().strip());
+        assertEquals("", Host.run("sh", "-c", "kill -TERM $$; echo still here").out().strip());
+    }
+
+    @Test
+    void orphansAreAdoptedByPid1() {
+        // The subshell starts sleep and exits at once: sleep is an orphan.
+        Stage.Result r = STAGE.run("--", "/bin/sh", "-c", "(sleep 5 &); sleep 0.5; ps -o ppid,args; true");
+        assertEquals(0, r.exit(), r::toString);
+        String sleep = r.outLines().stream().filter(l -> l.endsWith(" sleep 5")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
+        assertEquals("1", sleep.strip().split("\\s+")[0], r::out);
+    }
+
+    @Test
+    void ctrlCToTheStageEndsTheContainer() {
+        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        running.awaitOutput("ready", START);
+        long init = running.child(START);
+
+        running.signal("INT");
+        Stage.Result r = running.finish(Duration.ofSeconds(30));
+        assertEquals(128 + 9, r.exit(), r::toString);
+        assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)));
+    }
+
+    @Test
+    void killingTheContainerFromTheHostEndsTheStage() {
+        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        running.awaitOutput("ready", START);
+        Host.run("kill", "-KILL", Long.toString(running.child(START)));
+
+        assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+    }
+
+    @Test
+    void killingTheStageKillsTheContainer() {
+        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        running.awaitOutput("ready", START);
+        long init = running.child(START);
+
+        running.signal("KILL");
+        running.finish(Duration.ofSeconds(30));
+        assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "PR_SET_PDEATHSIG ends the container with its parent");
+    }
+
+    @Test
+    void twoContainersRunAtOnceEachWithItsOwnNamespaces() {
+        Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        a.awaitOutput("ready", START);
+        b.awaitOutput("ready", START);
+        long initA = a.child(START), initB = b.child(START);
+
+        assertNotEquals(Host.namespace(initA, "uts"), Host.namespace(initB, "uts"));
+        assertEquals("b", Host.run("nsenter", "-t", Long.toString(initB), "-u", "hostname").out().strip());
+        a.stop();
+        b.stop();
+    }
+
+    @Test
+    void aHostnameLongerThanTheKernelAllowsIsAClearError() {
+        assertStageFailed(STAGE.run("--hostname", "x".repeat(65), "--", "/bin/true"), "02-uts-pid", "--hostname must be 1 to 64 characters");
+    }
+
+    @Test
+    void aCommandMissingFromTheContainerIsAClearError() {
+        assertStageFailed(STAGE.run("--", "/no/such/command"), "02-uts-pid", "no such command in the container: /no/such/command");
+    }
+
+    @Test
+    void execIntoAProcessThatIsNotAContainerIsAClearError() {
+        long self = ProcessHandle.current().pid();
+        assertStageFailed(STAGE.run("exec", Long.toString(self), "--", "/bin/true"), "02-uts-pid", "is not in a container");
+        assertStageFailed(STAGE.run("exec", "999999999", "--", "/bin/true"), "02-uts-pid", "no process 999999999");
+    }
+
+    @Test
+    void aMissingRootfsIsAClearError() {
+        assertStageFailed(STAGE.run("--rootfs", "/no/such/rootfs"), "02-uts-pid", "rootfs not found");
+    }
+
+    @Test
+    void anUnprivilegedUserIsToldToUseSudo() {
+        Stage.Result r = STAGE.as(TestUser.NOBODY).limit(Duration.ofMinutes(3)).run("--", "/bin/true");
+        assertStageFailed(r, "02-uts-pid", "run it with sudo");
+    }
+}
