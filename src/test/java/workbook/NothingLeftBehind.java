@@ -53,6 +53,7 @@ public final class NothingLeftBehind implements BeforeEachCallback, AfterEachCal
         census.put("mounts", Host.mountinfo().stream()
                 .map(line -> line.split(" ")).map(f -> f[4] + " " + f[3]).collect(Collectors.toSet()));
         census.put("workbook files in /tmp", listNames(Path.of("/tmp"), "workbook-jail-"));
+        census.put("records of runs in /run/workbook", listNames(Path.of("/run/workbook"), ""));
         census.put("cgroups", cgroups());
         census.put("network namespaces", Set.copyOf(Host.run("ip", "netns", "list").outLines()));
         census.put("links", Host.run("ip", "-o", "link", "show").outLines().stream()

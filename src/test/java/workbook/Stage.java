@@ -193,7 +193,13 @@ public final class Stage {
             return new Result(process.exitValue(), out.finish(), err.finish());
         }
 
-        /** Kills the stage and everything it started, by their PIDs. */
+        /** Ends it as a user would: SIGTERM to the stage, then wait for it to clean up. */
+        public Result end() {
+            signal("TERM");
+            return finish(Duration.ofSeconds(30));
+        }
+
+        /** Kills the stage and everything it started, by their PIDs: a crash, or a test that went wrong. */
         public void stop() {
             List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
             tree.add(process.toHandle());

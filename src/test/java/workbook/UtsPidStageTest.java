@@ -117,8 +117,8 @@ class UtsPidStageTest {
 
         assertNotEquals(Host.namespace(initA, "uts"), Host.namespace(initB, "uts"));
         assertEquals("b", Host.run("nsenter", "-t", Long.toString(initB), "-u", "hostname").out().strip());
-        a.stop();
-        b.stop();
+        a.end();
+        b.end();
     }
 
     @Test
