@@ -91,17 +91,18 @@ class ChrootStageTest {
 
     @Test
     void theHostSeesTheCommandsRootAndASignalToTheStageEndsIt() {
-        Stage.Running running = STAGE.start("--rootfs", "--", "/bin/sh", "-c", "echo started; exec sleep 60");
-        running.awaitOutput("started", Duration.ofSeconds(60));
+        try (Stage.Running running = STAGE.start("--rootfs", "--", "/bin/sh", "-c", "echo started; exec sleep 60")) {
+            running.awaitOutput("started", Duration.ofSeconds(60));
 
-        // The kernel shows every process's root directory as /proc/PID/root.
-        long command = running.process().children().findFirst().orElseThrow().pid();
-        assertEquals(Stage.ROOTFS.toString(), Host.run("readlink", "/proc/" + command + "/root").out().strip());
-        assertEquals("/", Host.run("readlink", "/proc/" + running.pid() + "/root").out().strip(), "the stage itself keeps the host's root");
+            // The kernel shows every process's root directory as /proc/PID/root.
+            long command = running.process().children().findFirst().orElseThrow().pid();
+            assertEquals(Stage.ROOTFS.toString(), Host.run("readlink", "/proc/" + command + "/root").out().strip());
+            assertEquals("/", Host.run("readlink", "/proc/" + running.pid() + "/root").out().strip(), "the stage itself keeps the host's root");
 
-        Host.run("kill", "-TERM", Long.toString(running.pid()));
-        Stage.Result r = running.finish(Duration.ofSeconds(20));
-        assertEquals(128 + 15, r.exit(), r::toString);
+            Host.run("kill", "-TERM", Long.toString(running.pid()));
+            Stage.Result r = running.finish(Duration.ofSeconds(20));
+            assertEquals(128 + 15, r.exit(), r::toString);
+        }
     }
 
     @Test

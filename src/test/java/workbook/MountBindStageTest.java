@@ -29,16 +29,17 @@ class MountBindStageTest {
     void mountsInsideNeverReachTheHostsMountTable() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Set<String> before = Set.copyOf(Host.mountinfo());
-        Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        long init = running.child(START);
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
-        // The container has its own mounts: its root, the volume and /proc ...
-        List<String> inside = Files.readAllLines(Path.of("/proc/" + init + "/mountinfo"));
-        assertEquals(Set.of("/", "/data", "/proc"), mountPoints(inside));
-        // ... and the host has none of them.
-        assertEquals(before, Set.copyOf(Host.mountinfo()));
-        running.end();
+            // The container has its own mounts: its root, the volume and /proc ...
+            List<String> inside = Files.readAllLines(Path.of("/proc/" + init + "/mountinfo"));
+            assertEquals(Set.of("/", "/data", "/proc"), mountPoints(inside));
+            // ... and the host has none of them.
+            assertEquals(before, Set.copyOf(Host.mountinfo()));
+            running.end();
+        }
     }
 
     @Test
@@ -53,11 +54,12 @@ class MountBindStageTest {
             Path volume = Files.createDirectory(shared.resolve("volume"));
             Set<String> before = Set.copyOf(Host.mountinfo());
 
-            Stage.Running running = STAGE.start("--rootfs", rootfs.toString(), "--volume", volume + ":/data",
-                    "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-            running.awaitOutput("ready", START);
-            assertEquals(before, Set.copyOf(Host.mountinfo()), "no mount propagated to the host");
-            running.end();
+            try (Stage.Running running = STAGE.start("--rootfs", rootfs.toString(), "--volume", volume + ":/data",
+                    "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+                running.awaitOutput("ready", START);
+                assertEquals(before, Set.copyOf(Host.mountinfo()), "no mount propagated to the host");
+                running.end();
+            }
         } finally {
             Host.run("umount", "--recursive", shared.toString());
         }
@@ -105,30 +107,32 @@ class MountBindStageTest {
     void execSeesTheContainersRootAndVolume() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.writeString(volume.resolve("marker"), "in the volume\n");
-        Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
 
-        Stage.Result exec = STAGE.run("exec", Long.toString(running.child(START)), "--", "/bin/cat", "/data/marker");
-        assertEquals("in the volume\n", exec.out(), exec::toString);
-        running.end();
+            Stage.Result exec = STAGE.run("exec", Long.toString(running.child(START)), "--", "/bin/cat", "/data/marker");
+            assertEquals("in the volume\n", exec.out(), exec::toString);
+            running.end();
+        }
     }
 
     @Test
     void theRunAfterACrashRemovesWhatTheCrashedParentLeft() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Path mountPoint = Stage.ROOTFS.resolve("crash-test");
-        Stage.Running running = STAGE.start("--volume", volume + ":/crash-test", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        long init = running.child(START);
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/crash-test", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
-        running.signal("KILL"); // the parent cleans nothing up ...
-        running.finish(Duration.ofSeconds(30));
-        assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "the container dies with its parent");
-        assertTrue(Files.isDirectory(mountPoint));
+            running.signal("KILL"); // the parent cleans nothing up ...
+            running.finish(Duration.ofSeconds(30));
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "the container dies with its parent");
+            assertTrue(Files.isDirectory(mountPoint));
 
-        Stage.Result next = STAGE.run("--", "/bin/true"); // ... the next run does
-        assertEquals(0, next.exit(), next::toString);
-        assertFalse(Files.exists(mountPoint));
+            Stage.Result next = STAGE.run("--", "/bin/true"); // ... the next run does
+            assertEquals(0, next.exit(), next::toString);
+            assertFalse(Files.exists(mountPoint));
+        }
     }
 
     @Test

@@ -119,8 +119,8 @@ public final class Stage {
         }
     }
 
-    /** A stage running in the background. */
-    public static final class Running {
+    /** A stage running in the background; closing it ends it if it still runs. */
+    public static final class Running implements AutoCloseable {
         private final Process process;
         private final StreamCollector out, err;
 
@@ -144,11 +144,14 @@ public final class Stage {
             return out.text() + err.text();
         }
 
-        /** Waits until its output contains the text, or fails after the limit. */
+        /**
+         * Waits until the command inside has printed the text on standard output (not the
+         * narration, which repeats the command line), or fails after the limit.
+         */
         public void awaitOutput(String text, Duration limit) {
             long end = System.nanoTime() + limit.toNanos();
-            while (!output().contains(text)) {
-                if (!process.isAlive() && !output().contains(text))
+            while (!out.text().contains(text)) {
+                if (!process.isAlive() && !out.text().contains(text))
                     throw new AssertionError("the stage ended before printing \"" + text + "\":\n" + output());
                 if (System.nanoTime() > end) {
                     stop();
@@ -197,6 +200,19 @@ public final class Stage {
         public Result end() {
             signal("TERM");
             return finish(Duration.ofSeconds(30));
+        }
+
+        /** For try-with-resources: a test that failed half-way still ends what it started. */
+        @Override
+        public void close() {
+            if (!process.isAlive()) return;
+            signal("TERM");
+            try {
+                if (process.waitFor(30, TimeUnit.SECONDS)) return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            stop();
         }
 
         /** Kills the stage and everything it started, by their PIDs: a crash, or a test that went wrong. */

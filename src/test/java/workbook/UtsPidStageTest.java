@@ -28,25 +28,26 @@ class UtsPidStageTest {
     @Test
     void theHostSeesNewNamespacesAndExecJoinsThem() {
         String host = Host.hostname();
-        Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        long init = running.child(START);
+        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
-        for (String kind : List.of("uts", "pid", "ipc", "mnt"))
-            assertNotEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace of the container");
-        for (String kind : List.of("net", "user", "cgroup"))
-            assertEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace is still the host's");
-        // util-linux's nsenter, an independent client, reads the container's hostname.
-        assertEquals("seen-from-host", Host.run("nsenter", "-t", Long.toString(init), "-u", "hostname").out().strip());
-        assertEquals(host, Host.hostname());
+            for (String kind : List.of("uts", "pid", "ipc", "mnt"))
+                assertNotEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace of the container");
+            for (String kind : List.of("net", "user", "cgroup"))
+                assertEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace is still the host's");
+            // util-linux's nsenter, an independent client, reads the container's hostname.
+            assertEquals("seen-from-host", Host.run("nsenter", "-t", Long.toString(init), "-u", "hostname").out().strip());
+            assertEquals(host, Host.hostname());
 
-        Stage.Result exec = STAGE.run("exec", Long.toString(init), "--", "/bin/sh", "-c", "hostname; readlink /proc/self/ns/pid; readlink /proc/1/exe");
-        assertEquals(0, exec.exit(), exec::toString);
-        assertEquals(List.of("seen-from-host", Host.namespace(init, "pid"), "/bin/busybox"), exec.outLines());
+            Stage.Result exec = STAGE.run("exec", Long.toString(init), "--", "/bin/sh", "-c", "hostname; readlink /proc/self/ns/pid; readlink /proc/1/exe");
+            assertEquals(0, exec.exit(), exec::toString);
+            assertEquals(List.of("seen-from-host", Host.namespace(init, "pid"), "/bin/busybox"), exec.outLines());
 
-        // sleep, as PID 1, has no handler for SIGTERM: the stage's grace period ends in SIGKILL.
-        running.signal("TERM");
-        assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+            // sleep, as PID 1, has no handler for SIGTERM: the stage's grace period ends in SIGKILL.
+            running.signal("TERM");
+            assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+        }
     }
 
     @Test
@@ -77,48 +78,52 @@ class UtsPidStageTest {
 
     @Test
     void ctrlCToTheStageEndsTheContainer() {
-        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        long init = running.child(START);
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
-        running.signal("INT");
-        Stage.Result r = running.finish(Duration.ofSeconds(30));
-        assertEquals(128 + 9, r.exit(), r::toString);
-        assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)));
+            running.signal("INT");
+            Stage.Result r = running.finish(Duration.ofSeconds(30));
+            assertEquals(128 + 9, r.exit(), r::toString);
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)));
+        }
     }
 
     @Test
     void killingTheContainerFromTheHostEndsTheStage() {
-        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        Host.run("kill", "-KILL", Long.toString(running.child(START)));
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            Host.run("kill", "-KILL", Long.toString(running.child(START)));
 
-        assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+            assertEquals(128 + 9, running.finish(Duration.ofSeconds(30)).exit());
+        }
     }
 
     @Test
     void killingTheStageKillsTheContainer() {
-        Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        running.awaitOutput("ready", START);
-        long init = running.child(START);
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
-        running.signal("KILL");
-        running.finish(Duration.ofSeconds(30));
-        assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "PR_SET_PDEATHSIG ends the container with its parent");
+            running.signal("KILL");
+            running.finish(Duration.ofSeconds(30));
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "PR_SET_PDEATHSIG ends the container with its parent");
+        }
     }
 
     @Test
     void twoContainersRunAtOnceEachWithItsOwnNamespaces() {
-        Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-        a.awaitOutput("ready", START);
-        b.awaitOutput("ready", START);
-        long initA = a.child(START), initB = b.child(START);
+        try (Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+             Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            a.awaitOutput("ready", START);
+            b.awaitOutput("ready", START);
+            long initA = a.child(START), initB = b.child(START);
 
-        assertNotEquals(Host.namespace(initA, "uts"), Host.namespace(initB, "uts"));
-        assertEquals("b", Host.run("nsenter", "-t", Long.toString(initB), "-u", "hostname").out().strip());
-        a.end();
-        b.end();
+            assertNotEquals(Host.namespace(initA, "uts"), Host.namespace(initB, "uts"));
+            assertEquals("b", Host.run("nsenter", "-t", Long.toString(initB), "-u", "hostname").out().strip());
+            a.end();
+            b.end();
+        }
     }
 
     @Test
