@@ -54,6 +54,39 @@ public final class Host {
         return false;
     }
 
+    /**
+     * How many CPUs the processes of a PID namespace used over a period, from the kernel's
+     * per-process accounting (/proc/PID/stat: utime and stime, in clock ticks).
+     */
+    public static double cpuUse(long memberPid, Duration period) {
+        String pidNamespace = namespace(memberPid, "pid");
+        long ticksBefore = cpuTicks(pidNamespace), start = System.nanoTime();
+        pause(period.toMillis());
+        long ticksAfter = cpuTicks(pidNamespace), end = System.nanoTime();
+        return (ticksAfter - ticksBefore) / (double) CLOCK_TICKS / ((end - start) / 1e9);
+    }
+
+    private static final long CLOCK_TICKS = Long.parseLong(run("getconf", "CLK_TCK").out().strip());
+
+    private static long cpuTicks(String pidNamespace) {
+        long ticks = 0;
+        try (var entries = Files.list(Path.of("/proc"))) {
+            for (Path proc : entries.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    if (!Files.readSymbolicLink(proc.resolve("ns/pid")).toString().equals(pidNamespace)) continue;
+                    String stat = Files.readString(proc.resolve("stat"));
+                    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+                } catch (IOException gone) {
+                    // the process ended while we looked
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return ticks;
+    }
+
     /** The mount table as the kernel shows it to this process: one line per mount. */
     public static List<String> mountinfo() {
         return read(Path.of("/proc/self/mountinfo")).lines().toList();

@@ -1,0 +1,145 @@
+package workbook;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static workbook.Failures.assertStageFailed;
+
+@RootOnly
+@ExtendWith(NothingLeftBehind.class)
+class CgroupCpuStageTest {
+    static final Stage STAGE = Stage.of("04-cgroup-cpu");
+    static final Duration START = Duration.ofSeconds(60);
+    static final Duration MEASURE = Duration.ofSeconds(4);
+    static final String ONE_BUSY_LOOP = "echo ready; while :; do :; done";
+    static final String TWO_BUSY_LOOPS = "echo ready; (while :; do :; done) & while :; do :; done";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void halfACpuIsHalfACpu() {
+        assertEquals(0.5, cpuUse(ONE_BUSY_LOOP, "--cpus", "0.5"), 0.05);
+    }
+
+    @Test
+    void oneAndAHalfCpusForTwoBusyLoops() {
+        assertEquals(1.5, cpuUse(TWO_BUSY_LOOPS, "--cpus", "1.5"), 0.15);
+    }
+
+    @Test
+    void underContentionSharesSplitTheCpusOneToTwo() {
+        try (Stage.Running low = STAGE.start("--cpu-shares", "512", "-q", "--", "/bin/sh", "-c", TWO_BUSY_LOOPS);
+             Stage.Running high = STAGE.start("--cpu-shares", "1024", "-q", "--", "/bin/sh", "-c", TWO_BUSY_LOOPS)) {
+            low.awaitOutput("ready", START);
+            high.awaitOutput("ready", START);
+            long lowInit = low.child(START), highInit = high.child(START);
+            Host.pause(500);
+
+            // Both measured over the same seconds, on different threads.
+            var lowUse = java.util.concurrent.CompletableFuture.supplyAsync(() -> Host.cpuUse(lowInit, MEASURE));
+            double highUse = Host.cpuUse(highInit, MEASURE);
+            double ratio = highUse / lowUse.join();
+            assertEquals(2.0, ratio, 0.4, () -> "1024 shares used " + highUse + " CPUs, 512 shares " + lowUse.join());
+            assertEquals(128 + 9, low.end().exit());
+            assertEquals(128 + 9, high.end().exit());
+        }
+    }
+
+    @Test
+    void theOomKillerEndsACommandThatAllocatesPastTheMemoryLimit() {
+        String allocate64m = "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null";
+        assertEquals(0, STAGE.run("-q", "--", "/bin/sh", "-c", allocate64m).exit(), "without a limit it works");
+        Stage.Result r = STAGE.run("-q", "--memory", "16m", "--", "/bin/sh", "-c", allocate64m);
+        assertEquals(128 + 9, r.exit(), r::toString); // SIGKILL, from the OOM killer
+    }
+
+    @Test
+    void thePidsLimitStopsAForkLoop() {
+        Stage.Result r = STAGE.run("-q", "--pids-limit", "8", "--", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait");
+        assertTrue(r.err().contains("Resource temporarily unavailable"), r::toString); // EAGAIN from fork
+    }
+
+    @Test
+    void theV2PathWritesTheRightValuesToTheRightFiles() throws Exception {
+        Path fs = Files.createDirectory(tmp.resolve("cgroup2"));
+        Files.writeString(fs.resolve("cgroup.controllers"), "cpuset cpu io memory pids\n");
+
+        Stage.Result r = STAGE.run("--cgroup-fs", fs.toString(), "--cpus", "1.5", "--cpu-shares", "512", "--memory", "64m",
+                "--pids-limit", "50", "--", "/bin/true");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("+cpu +memory +pids", Files.readString(fs.resolve("cgroup.subtree_control")));
+        assertEquals("+cpu +memory +pids", Files.readString(fs.resolve("workbook/cgroup.subtree_control")));
+        Path group = onlyDirectoryIn(fs.resolve("workbook"));
+        assertTrue(group.getFileName().toString().startsWith("04-cgroup-cpu-"));
+        assertEquals("150000 100000", Files.readString(group.resolve("cpu.max")));
+        assertEquals("20", Files.readString(group.resolve("cpu.weight")), "512 shares, in runc's conversion");
+        assertEquals(Long.toString(64 << 20), Files.readString(group.resolve("memory.max")));
+        assertEquals("50", Files.readString(group.resolve("pids.max")));
+        assertTrue(Files.readString(group.resolve("cgroup.procs")).matches("\\d+"), "init's PID was written");
+    }
+
+    @Test
+    void theDefaultSharesBecomeRuncsWeight() throws Exception {
+        Path fs = Files.createDirectory(tmp.resolve("cgroup2"));
+        Files.writeString(fs.resolve("cgroup.controllers"), "cpu\n");
+        STAGE.run("-q", "--cgroup-fs", fs.toString(), "--cpu-shares", "1024", "--", "/bin/true");
+        assertEquals("39", Files.readString(onlyDirectoryIn(fs.resolve("workbook")).resolve("cpu.weight")));
+    }
+
+    @Test
+    void aMissingV2ControllerIsAClearError() throws Exception {
+        Path fs = Files.createDirectory(tmp.resolve("cgroup2"));
+        Files.writeString(fs.resolve("cgroup.controllers"), "cpu\n");
+        assertStageFailed(STAGE.run("--cgroup-fs", fs.toString(), "--memory", "64m", "--", "/bin/true"), "04-cgroup-cpu", "has no memory controller");
+    }
+
+    @Test
+    void badLimitsAreClearErrorsAndCreateNothing() {
+        int cpus = java.lang.Runtime.getRuntime().availableProcessors();
+        for (String bad : List.of("0", "-1", Integer.toString(cpus + 1)))
+            assertStageFailed(STAGE.run("--cpus", bad, "--", "/bin/true"), "04-cgroup-cpu", "--cpus must be between 0.01 and " + cpus);
+        assertStageFailed(STAGE.run("--cpus", "half", "--", "/bin/true"), "04-cgroup-cpu", "'half' is not a double");
+        assertStageFailed(STAGE.run("--cpu-shares", "1", "--", "/bin/true"), "04-cgroup-cpu", "--cpu-shares must be between 2 and 262144");
+        assertStageFailed(STAGE.run("--memory", "12q", "--", "/bin/true"), "04-cgroup-cpu", "expected a size");
+        assertStageFailed(STAGE.run("--memory", "1m", "--", "/bin/true"), "04-cgroup-cpu", "--memory must be at least 6m");
+        assertStageFailed(STAGE.run("--pids-limit", "0", "--", "/bin/true"), "04-cgroup-cpu", "--pids-limit must be at least 1");
+    }
+
+    @Test
+    void anUnprivilegedUserIsToldToUseSudo() {
+        Stage.Result r = STAGE.as(TestUser.NOBODY).limit(Duration.ofMinutes(3)).run("--cpus", "0.5", "--", "/bin/true");
+        assertStageFailed(r, "04-cgroup-cpu", "run it with sudo");
+    }
+
+    /** Runs the busy command in a container with these limits and measures its CPU use from the host. */
+    static double cpuUse(String busyCommand, String... limits) {
+        List<String> args = new java.util.ArrayList<>(List.of(limits));
+        args.addAll(List.of("-q", "--", "/bin/sh", "-c", busyCommand));
+        try (Stage.Running running = STAGE.start(args.toArray(String[]::new))) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
+            Host.pause(500);
+            double use = Host.cpuUse(init, MEASURE);
+            assertEquals(128 + 9, running.end().exit());
+            return use;
+        }
+    }
+
+    static Path onlyDirectoryIn(Path dir) throws Exception {
+        try (Stream<Path> entries = Files.list(dir)) {
+            List<Path> dirs = entries.filter(Files::isDirectory).toList();
+            assertEquals(1, dirs.size(), dirs::toString);
+            return dirs.get(0);
+        }
+    }
+}
