@@ -496,8 +496,6 @@ public class Main implements Callable<Integer> {
         }
     }
 
-    // end::init[]
-
     /** Blocks on fd 3 until the parent writes; end-of-file means the parent is gone. */
     static void waitForParent() {
         byte[] go = new byte[1];

@@ -793,8 +793,6 @@ public class Main implements Callable<Integer> {
         }
     }
 
-    // end::init[]
-
     /** Says "up" on fd 4, then blocks on fd 3 until the parent writes; end-of-file means the parent is gone. */
     static void waitForParent() {
         // jnr-ffi starts a helper thread on its first native allocation (execve's argv makes

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,17 +23,28 @@ class CgroupCpuStageTest {
     static final String ONE_BUSY_LOOP = "echo ready; while :; do :; done";
     static final String TWO_BUSY_LOOPS = "echo ready; (while :; do :; done) & while :; do :; done";
 
+    static final Measured MEASURED = new Measured("04-cgroup-cpu", "experiment", "limits", "expected", "measured (CPUs, over " + MEASURE.toSeconds() + " s)");
+
     @TempDir
     Path tmp;
 
+    @AfterAll
+    static void writeWhatWasMeasured() {
+        MEASURED.write();
+    }
+
     @Test
     void halfACpuIsHalfACpu() {
-        assertEquals(0.5, cpuUse(ONE_BUSY_LOOP, "--cpus", "0.5"), 0.05);
+        double use = cpuUse(ONE_BUSY_LOOP, "--cpus", "0.5");
+        MEASURED.add("one busy loop", "`--cpus 0.5`", "0.50", format(use));
+        assertEquals(0.5, use, 0.05);
     }
 
     @Test
     void oneAndAHalfCpusForTwoBusyLoops() {
-        assertEquals(1.5, cpuUse(TWO_BUSY_LOOPS, "--cpus", "1.5"), 0.15);
+        double use = cpuUse(TWO_BUSY_LOOPS, "--cpus", "1.5");
+        MEASURED.add("two busy loops", "`--cpus 1.5`", "1.50", format(use));
+        assertEquals(1.5, use, 0.15);
     }
 
     @Test
@@ -48,6 +60,8 @@ class CgroupCpuStageTest {
             var lowUse = java.util.concurrent.CompletableFuture.supplyAsync(() -> Host.cpuUse(lowInit, MEASURE));
             double highUse = Host.cpuUse(highInit, MEASURE);
             double ratio = highUse / lowUse.join();
+            MEASURED.add("two containers, two busy loops each", "`--cpu-shares 512` and `--cpu-shares 1024`",
+                    "1 : 2", format(lowUse.join()) + " : " + format(highUse) + " (1 : " + format(ratio) + ")");
             assertEquals(2.0, ratio, 0.4, () -> "1024 shares used " + highUse + " CPUs, 512 shares " + lowUse.join());
             assertEquals(128 + 9, low.end().exit());
             assertEquals(128 + 9, high.end().exit());
@@ -133,6 +147,10 @@ class CgroupCpuStageTest {
             assertEquals(128 + 9, running.end().exit());
             return use;
         }
+    }
+
+    static String format(double cpus) {
+        return String.format(java.util.Locale.ROOT, "%.2f", cpus);
     }
 
     static Path onlyDirectoryIn(Path dir) throws Exception {
