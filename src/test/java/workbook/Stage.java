@@ -23,40 +23,47 @@ public final class Stage {
     private final boolean mergeOutput;
     private final Duration limit;
     private final Map<String, String> environment;
+    private final List<String> wrapper;
 
-    private Stage(String name, TestUser user, boolean mergeOutput, Duration limit, Map<String, String> environment) {
+    private Stage(String name, TestUser user, boolean mergeOutput, Duration limit, Map<String, String> environment, List<String> wrapper) {
         this.name = name;
         this.user = user;
         this.mergeOutput = mergeOutput;
         this.limit = limit;
         this.environment = Map.copyOf(environment);
+        this.wrapper = List.copyOf(wrapper);
     }
 
     /** A stage by its directory name, e.g. {@code "01-chroot"}. */
     public static Stage of(String name) {
         if (!Files.isRegularFile(WORKBOOK.resolve("stages").resolve(name).resolve("Main.java")))
             throw new IllegalArgumentException("no stage " + name);
-        return new Stage(name, null, false, DEFAULT_LIMIT, Map.of());
+        return new Stage(name, null, false, DEFAULT_LIMIT, Map.of(), List.of());
     }
 
     /** Runs it as this unprivileged user instead of root (from the user's own copy of the stage). */
     public Stage as(TestUser user) {
-        return new Stage(name, user, mergeOutput, limit, environment);
+        return new Stage(name, user, mergeOutput, limit, environment, wrapper);
     }
 
     /** Stdout and stderr in one stream, in the order a terminal shows them. */
     public Stage mergeOutput() {
-        return new Stage(name, user, true, limit, environment);
+        return new Stage(name, user, true, limit, environment, wrapper);
     }
 
     public Stage limit(Duration limit) {
-        return new Stage(name, user, mergeOutput, limit, environment);
+        return new Stage(name, user, mergeOutput, limit, environment, wrapper);
     }
 
     public Stage env(String key, String value) {
         Map<String, String> more = new HashMap<>(environment);
         more.put(key, value);
-        return new Stage(name, user, mergeOutput, limit, more);
+        return new Stage(name, user, mergeOutput, limit, more, wrapper);
+    }
+
+    /** Runs it under another command, e.g. nsenter into a network namespace. */
+    public Stage wrappedIn(String... command) {
+        return new Stage(name, user, mergeOutput, limit, environment, List.of(command));
     }
 
     public String source() {
@@ -71,7 +78,8 @@ public final class Stage {
     /** Starts it in the background; the caller must {@link Running#finish} or {@link Running#stop} it. */
     public Running start(String... args) {
         build();
-        List<String> command = new ArrayList<>(List.of("jbang", source()));
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of("jbang", source()));
         command.addAll(List.of(args));
         Path dir = WORKBOOK;
         if (user != null) {

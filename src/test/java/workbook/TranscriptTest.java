@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * transcript is one or more commands as the learner types them, each on a line starting with
  * "$ ", followed by what the terminal shows. Stage commands ({@code $ sudo jbang stages/...})
  * run through the harness; other lines (setting up a directory, cleaning up) run in sh as
- * root. Output shows the workbook at /workbook, as in the course VM; numbers of two digits or
+ * root. Each transcript runs in a fresh NetworkLab "host" namespace, so that the networking
+ * chapter's runs never touch the machine's own network. Output shows the workbook at /workbook, as in the course VM; numbers of two digits or
  * more (PIDs, inodes) are masked. To refresh the transcripts after a change to a stage:
  * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}.
  */
@@ -42,8 +43,10 @@ class TranscriptTest {
         String expected = Files.readString(transcript);
         assertTrue(expected.lines().anyMatch(l -> l.startsWith(STAGE_PROMPT)), transcript + " runs a stage: $ sudo jbang stages/NN-name/Main.java ...");
         StringBuilder actual = new StringBuilder();
-        for (String prompt : expected.lines().filter(l -> l.startsWith("$ ")).toList())
-            actual.append(prompt).append('\n').append(run(prompt.substring(2)));
+        try (NetworkLab lab = NetworkLab.create()) {
+            for (String prompt : expected.lines().filter(l -> l.startsWith("$ ")).toList())
+                actual.append(prompt).append('\n').append(run(lab, prompt.substring(2)));
+        }
         // The book shows the workbook where the course VM has it.
         String shown = actual.toString().replace(Stage.WORKBOOK.toString(), "/workbook");
         if (UPDATE) Files.writeString(transcript, shown);
@@ -51,14 +54,13 @@ class TranscriptTest {
     }
 
     /** Runs one command of a transcript; returns what the terminal would show. */
-    static String run(String commandLine) {
+    static String run(NetworkLab lab, String commandLine) {
         if (("$ " + commandLine).startsWith(STAGE_PROMPT)) {
             List<String> words = words(commandLine.substring("sudo jbang ".length()));
             String stage = Path.of(words.get(0)).getParent().getFileName().toString();
-            return Stage.of(stage).mergeOutput().run(words.subList(1, words.size()).toArray(String[]::new)).out();
+            return lab.stage(Stage.of(stage)).mergeOutput().run(words.subList(1, words.size()).toArray(String[]::new)).out();
         }
-        Stage.Result r = Host.run("sh", "-c", commandLine + " 2>&1");
-        return r.out();
+        return lab.onHost("sh", "-c", commandLine + " 2>&1").out();
     }
 
     /** PIDs, inodes, file descriptors and mount IDs differ from run to run (and with the JVM's thread count). */
