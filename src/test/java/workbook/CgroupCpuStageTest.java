@@ -131,7 +131,7 @@ class CgroupCpuStageTest {
 
     @Test
     void anUnprivilegedUserIsToldToUseSudo() {
-        Stage.Result r = STAGE.as(TestUser.NOBODY).limit(Duration.ofMinutes(3)).run("--cpus", "0.5", "--", "/bin/true");
+        Stage.Result r = STAGE.as(TestUser.LEARNER).limit(Duration.ofMinutes(3)).run("--cpus", "0.5", "--", "/bin/true");
         assertStageFailed(r, "04-cgroup-cpu", "run it with sudo");
     }
 

@@ -127,7 +127,7 @@ class ChrootStageTest {
 
     @Test
     void anUnprivilegedUserIsToldToUseSudo() {
-        Stage.Result r = STAGE.as(TestUser.NOBODY).limit(Duration.ofMinutes(3)).run("--", "/bin/bash", "-c", "exit 0");
+        Stage.Result r = STAGE.as(TestUser.LEARNER).limit(Duration.ofMinutes(3)).run("--", "/bin/bash", "-c", "exit 0");
         assertStageFailed(r, "01-chroot", "run it with sudo");
     }
 

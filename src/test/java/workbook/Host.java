@@ -40,6 +40,15 @@ public final class Host {
         }
     }
 
+    /** The same, or "" if the process has gone. */
+    public static String namespaceIfAlive(long pid, String kind) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + kind)).toString();
+        } catch (IOException gone) {
+            return "";
+        }
+    }
+
     public static String hostname() {
         return run("hostname").out().strip();
     }

@@ -184,6 +184,23 @@ public final class Stage {
             throw new AssertionError("the stage started no process:\n" + output());
         }
 
+        /**
+         * The host PID of the container's init: the first process the stage started that is in
+         * a PID namespace of its own (stage 06 starts it through unshare, which stays outside).
+         */
+        public long container(Duration limit) {
+            String hostPidNamespace = Host.namespace(pid(), "pid");
+            long end = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < end) {
+                Optional<ProcessHandle> init = process.descendants()
+                        .filter(p -> !hostPidNamespace.equals(Host.namespaceIfAlive(p.pid(), "pid"))).findFirst();
+                if (init.isPresent()) return init.get().pid();
+                if (!process.isAlive()) break;
+                Host.pause(50);
+            }
+            throw new AssertionError("the stage started no container:\n" + output());
+        }
+
         /** Sends a signal to the stage's own JVM, by its PID. */
         public void signal(String name) {
             Host.run("kill", "-" + name, Long.toString(pid()));

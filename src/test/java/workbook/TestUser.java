@@ -11,11 +11,12 @@ import java.util.stream.Stream;
 /**
  * An unprivileged user for the tests: runs commands with setpriv(1) under its own uid, with a
  * home of its own (JBang's cache and Maven repository live there) and its own copy of the
- * stages, as a learner who cloned the workbook without sudo would have.
+ * workbook, as a learner who cloned it has: the stages they run, owned by them, and the rootfs
+ * that {@code sudo scripts/setup} built, owned by root.
  */
 public final class TestUser {
-    /** "nobody": exists on every Debian system and owns nothing. */
-    public static final TestUser NOBODY = new TestUser(65534);
+    /** uid 1000, the first ordinary user of a Debian system (vagrant, in the course VM). */
+    public static final TestUser LEARNER = new TestUser(1000);
 
     private final int uid;
     private final Path home;
@@ -33,51 +34,69 @@ public final class TestUser {
         return ensureHome();
     }
 
+    /** The root of the user's copy of the workbook. */
+    public Path workbook() {
+        return ensureHome().resolve("workbook");
+    }
+
     /** The command, run as this user with its home. */
     List<String> wrap(List<String> command) {
         ensureHome();
         // Java takes its home from the password database, not $HOME: JBang is told where to cache.
-        List<String> wrapped = new ArrayList<>(List.of("env", "HOME=" + home, "USER=nobody",
+        List<String> wrapped = new ArrayList<>(List.of("env", "HOME=" + home, "USER=learner",
                 "JBANG_DIR=" + home.resolve(".jbang"), "JBANG_REPO=" + home.resolve(".m2/repository"),
                 "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--"));
         wrapped.addAll(command);
         return wrapped;
     }
 
-    /** The user's own copy of a workbook file; returns the root of that copy. */
+    /** The user's own copy of a workbook file, next to a root-owned copy of the rootfs; returns the copy's root. */
     Path copyOf(String relative) {
-        Path workbook = ensureHome().resolve("workbook");
+        Path workbook = workbook();
         Path target = workbook.resolve(relative);
         try {
-            Files.createDirectories(target.getParent());
+            for (Path dir = target.getParent(); !Files.exists(dir); dir = dir.getParent()) {
+                Files.createDirectories(dir);
+                own(dir);
+            }
             Files.copy(Stage.WORKBOOK.resolve(relative), target, StandardCopyOption.REPLACE_EXISTING);
-            chownTree(workbook);
+            own(target);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        if (!Files.exists(workbook.resolve("rootfs")))
+            Host.run("cp", "-a", Stage.ROOTFS.toString(), workbook.resolve("rootfs").toString());
         return workbook;
+    }
+
+    /** A directory of the test's, made the user's. */
+    public Path owns(Path dir) {
+        try {
+            own(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
     }
 
     private synchronized Path ensureHome() {
         if (!Files.isDirectory(home)) {
             try {
                 Files.createDirectories(home);
-                chownTree(home);
+                own(home);
+                Files.createDirectories(home.resolve("workbook"));
+                own(home.resolve("workbook"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            Runtime.getRuntime().addShutdownHook(new Thread(this::removeHome));
+            java.lang.Runtime.getRuntime().addShutdownHook(new Thread(this::removeHome));
         }
         return home;
     }
 
-    private void chownTree(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path f : files.toList()) {
-                Files.setAttribute(f, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
-                Files.setAttribute(f, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
-            }
-        }
+    private void own(Path file) throws IOException {
+        Files.setAttribute(file, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(file, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
     }
 
     private void removeHome() {

@@ -150,7 +150,7 @@ class UtsPidStageTest {
 
     @Test
     void anUnprivilegedUserIsToldToUseSudo() {
-        Stage.Result r = STAGE.as(TestUser.NOBODY).limit(Duration.ofMinutes(3)).run("--", "/bin/true");
+        Stage.Result r = STAGE.as(TestUser.LEARNER).limit(Duration.ofMinutes(3)).run("--", "/bin/true");
         assertStageFailed(r, "02-uts-pid", "run it with sudo");
     }
 }

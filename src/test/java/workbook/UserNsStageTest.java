@@ -1,0 +1,179 @@
+package workbook;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static workbook.Failures.assertStageFailed;
+
+/**
+ * Stage 06 run by an ordinary user (uid 1000, no sudo), and by root with a uid map. Root's runs
+ * build stage 05's bridge, so they run in a NetworkLab, never on the machine's own network.
+ */
+@RootOnly
+@ExtendWith(NothingLeftBehind.class)
+class UserNsStageTest {
+    static final Stage STAGE = Stage.of("06-user-ns");
+    static final TestUser LEARNER = TestUser.LEARNER;
+    static final Stage ROOTLESS = STAGE.as(LEARNER).limit(Duration.ofMinutes(3));
+    static final Duration START = Duration.ofSeconds(90);
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void letEveryoneThroughTheTestsDirectory() throws Exception {
+        // The learner, and root inside a remapped container, must reach the volumes made here.
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    @Test
+    void anOrdinaryUserIsRootInsideAndThemselvesOutside() {
+        String host = Host.hostname();
+        try (Stage.Running running = ROOTLESS.start("-q", "--hostname", "mine", "--", "/bin/sh", "-c",
+                "id -u; cat /proc/self/uid_map; hostname; echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.container(START);
+
+            assertEquals(List.of("0", "0 1000 1", "mine", "ready"), words(running.output()).subList(0, 4));
+            // From the host, the same process is uid 1000, in namespaces of its own, the user namespace first.
+            assertTrue(Host.read(Path.of("/proc/" + init + "/status")).contains("\nUid:\t1000\t1000\t1000\t1000\n"));
+            assertEquals("0 1000 1", Host.read(Path.of("/proc/" + init + "/uid_map")).strip().replaceAll("\\s+", " "));
+            for (String kind : List.of("user", "uts", "pid", "ipc", "mnt", "net"))
+                assertNotEquals(Host.namespace("self", kind), Host.namespace(init, kind), kind + " namespace of the container");
+            assertEquals("mine", Host.run("nsenter", "-t", Long.toString(init), "-u", "hostname").out().strip());
+            assertEquals(host, Host.hostname());
+            // exec joins it, user namespace first, without sudo.
+            Stage.Result exec = STAGE.as(LEARNER).run("exec", "-q", Long.toString(init), "--", "/bin/sh", "-c", "id -u; hostname");
+            assertEquals(List.of("0", "mine"), exec.outLines(), exec::toString);
+
+            assertEquals(128 + 9, running.end().exit(), "sleep, as PID 1, ignores SIGTERM: the grace period ends in SIGKILL");
+        }
+    }
+
+    @Test
+    void aFileMadeInsideAVolumeBelongsToTheUserOnTheHost() throws Exception {
+        Path volume = LEARNER.owns(Files.createDirectory(tmp.resolve("volume")));
+
+        Stage.Result r = ROOTLESS.run("-q", "--volume", volume + ":/mnt", "--", "/bin/sh", "-c", "echo hello > /mnt/made-inside; stat -c %u /mnt/made-inside");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("0", r.out().strip(), "root's, inside");
+        assertEquals(1000, Files.getAttribute(volume.resolve("made-inside"), "unix:uid"), "the learner's, outside");
+    }
+
+    @Test
+    void rootInsideCannotReadARootOnlyFileOfTheHost() throws Exception {
+        Path volume = LEARNER.owns(Files.createDirectory(tmp.resolve("volume")));
+        Path secret = Files.writeString(volume.resolve("secret"), "root's eyes only");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+
+        Stage.Result r = ROOTLESS.run("-q", "--volume", volume + ":/mnt", "--", "/bin/sh", "-c", "stat -c %u /mnt/secret; cat /mnt/secret || echo refused");
+
+        assertEquals(List.of("65534", "refused"), r.outLines(), r::toString); // the host's root is unmapped: the overflow uid
+        assertTrue(r.err().contains("Permission denied"), r::toString);
+        assertFalse(r.out().contains("eyes only"));
+    }
+
+    @Test
+    void rootInsideHasEveryCapabilityInItsNamespacesAndNoneOverTheHost() {
+        Stage.Result r = ROOTLESS.run("-q", "--", "/bin/sh", "-c",
+                "grep CapEff /proc/self/status; hostname renamed && hostname; date -s '2001-01-01 00:00'; mknod /tmp/null c 1 3 || echo no device");
+
+        long lastCapability = Long.parseLong(Host.run("cat", "/proc/sys/kernel/cap_last_cap").out().strip());
+        String everyCapability = String.format("CapEff:\t%016x", (1L << (lastCapability + 1)) - 1);
+        assertEquals(List.of(everyCapability, "renamed"), r.outLines().subList(0, 2), r::toString);
+        // ... but the clock and the devices belong to the host's user namespace: EPERM.
+        assertTrue(r.err().contains("can't set date: Operation not permitted"), r::toString);
+        assertEquals("no device", r.outLines().get(r.outLines().size() - 1), r::toString);
+        assertTrue(r.err().contains("mknod: /tmp/null: Operation not permitted"), r::toString);
+        assertTrue(java.time.Year.now().getValue() > 2001);
+    }
+
+    @Test
+    void theStageShowsTheJvmsEinvalAndStartsWithoutACgroupOrABridge() {
+        Stage.Result r = ROOTLESS.run("--", "/bin/sh", "-c", "ip -o link | cut -d: -f2");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(" lo", r.out().stripTrailing(), "loopback only, and up");
+        assertTrue(r.err().contains("[parent] unshare(CLONE_NEWUSER) = -1 EINVAL (Invalid argument)"), r::toString);
+        assertTrue(r.err().contains("[parent] cgroup: none, an ordinary user may not create cgroups"), r::toString);
+        assertTrue(r.err().contains("[parent] network: loopback only"), r::toString);
+    }
+
+    @Test
+    void withARangeMappedByRootUser1000InsideIs101000Outside() throws Exception {
+        Path rootfs = tmp.resolve("rootfs"); // where uid 100000 can reach it, wherever the workbook is
+        Host.run("cp", "-a", Stage.ROOTFS.toString(), rootfs.toString());
+        Path volume = Files.createDirectory(tmp.resolve("volume"));
+        Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxrwxrwx"));
+
+        try (NetworkLab lab = NetworkLab.create()) {
+            Stage.Result r = lab.stage(STAGE).run("-q", "--rootfs", rootfs.toString(), "--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536",
+                    "--user", "1000", "--volume", volume + ":/data", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map; touch /data/made-by-1000");
+
+            assertEquals(0, r.exit(), r::toString);
+            assertEquals(List.of("1000", "0 100000 65536"), words(r.out()));
+            assertEquals(101000, Files.getAttribute(volume.resolve("made-by-1000"), "unix:uid"));
+            assertEquals(101000, Files.getAttribute(volume.resolve("made-by-1000"), "unix:gid"));
+        }
+    }
+
+    @Test
+    void killingTheStageKillsTheContainer() {
+        try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.container(START);
+
+            running.signal("KILL"); // the parent cleans nothing up ...
+            running.finish(Duration.ofSeconds(30));
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "the parent-death signal reaches init through setpriv and unshare");
+        }
+        assertEquals(0, ROOTLESS.run("-q", "--", "/bin/true").exit()); // ... the next run forgets the crashed run's record
+    }
+
+    @Test
+    void mapsAnOrdinaryUserMayNotWriteAreClearErrors() {
+        assertStageFailed(ROOTLESS.run("--uid-map", "0:100000:65536", "--", "/bin/true"), "06-user-ns", "an ordinary user may map one ID only, their own (1000)");
+        assertStageFailed(ROOTLESS.run("--cpus", "0.5", "--", "/bin/true"), "06-user-ns", "need a cgroup");
+        assertStageFailed(ROOTLESS.run("--ip", "10.213.0.9/24", "--", "/bin/true"), "06-user-ns", "--ip needs the bridge wb0");
+        assertStageFailed(ROOTLESS.run("--user", "1000", "--", "/bin/true"), "06-user-ns", "uid 1000 is not mapped inside");
+    }
+
+    @Test
+    void badMapsAreClearErrorsAndCreateNothing() {
+        assertStageFailed(STAGE.run("--uid-map", "0:100000", "--", "/bin/true"), "06-user-ns", "expected CONTAINER:HOST:COUNT");
+        assertStageFailed(STAGE.run("--uid-map", "0:100000:0", "--", "/bin/true"), "06-user-ns", "COUNT must be at least 1");
+        assertStageFailed(STAGE.run("--uid-map", "0:100000:100", "--uid-map", "50:300000:10", "--", "/bin/true"), "06-user-ns", "overlaps 0:100000:100");
+        assertStageFailed(STAGE.run("--uid-map", "0:100000:100", "--uid-map", "100:100050:10", "--", "/bin/true"), "06-user-ns", "overlaps 0:100000:100");
+        assertStageFailed(STAGE.run("--gid-map", "1:100000:10", "--", "/bin/true"), "06-user-ns", "nothing is mapped to 0 inside");
+        assertStageFailed(STAGE.run("--user", "me", "--", "/bin/true"), "06-user-ns", "expected UID or UID:GID");
+    }
+
+    @Test
+    void userNamespacesSwitchedOffAreAClearErrorThatNamesTheSetting() {
+        // max_user_namespaces counts per user namespace: set to 0 in one of the test's own, it
+        // switches user namespaces off for the stage and for nothing else on the machine.
+        Stage.Result r = STAGE.wrappedIn("unshare", "--user", "--map-root-user", "sh", "-c",
+                "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"", "sh").run("--", "/bin/true");
+        assertStageFailed(r, "06-user-ns", "user namespaces are disabled: user.max_user_namespaces is 0");
+    }
+
+    @Test
+    void aCommandMissingFromTheContainerIsAClearError() {
+        assertStageFailed(ROOTLESS.run("--", "/no/such/command"), "06-user-ns", "no such command in the container: /no/such/command");
+    }
+
+    /** Output split into trimmed lines with runs of blanks made one, as uid_map pads its columns. */
+    static List<String> words(String text) {
+        return text.lines().map(l -> l.strip().replaceAll("\\s+", " ")).toList();
+    }
+}
