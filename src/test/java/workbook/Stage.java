@@ -20,14 +20,16 @@ public final class Stage {
 
     private final String name;
     private final TestUser user;
+    private final boolean asRoot;
     private final boolean mergeOutput;
     private final Duration limit;
     private final Map<String, String> environment;
     private final List<String> wrapper;
 
-    private Stage(String name, TestUser user, boolean mergeOutput, Duration limit, Map<String, String> environment, List<String> wrapper) {
+    private Stage(String name, TestUser user, boolean asRoot, boolean mergeOutput, Duration limit, Map<String, String> environment, List<String> wrapper) {
         this.name = name;
         this.user = user;
+        this.asRoot = asRoot;
         this.mergeOutput = mergeOutput;
         this.limit = limit;
         this.environment = Map.copyOf(environment);
@@ -38,32 +40,40 @@ public final class Stage {
     public static Stage of(String name) {
         if (!Files.isRegularFile(WORKBOOK.resolve("stages").resolve(name).resolve("Main.java")))
             throw new IllegalArgumentException("no stage " + name);
-        return new Stage(name, null, false, DEFAULT_LIMIT, Map.of(), List.of());
+        return new Stage(name, null, false, false, DEFAULT_LIMIT, Map.of(), List.of());
     }
 
     /** Runs it as this unprivileged user instead of root (from the user's own copy of the stage). */
     public Stage as(TestUser user) {
-        return new Stage(name, user, mergeOutput, limit, environment, wrapper);
+        return new Stage(name, user, false, mergeOutput, limit, environment, wrapper);
+    }
+
+    /**
+     * Runs it as root, but from the user's copy of the workbook: under /tmp, where a remapped
+     * root (uid 100000 on the host) can reach the rootfs wherever the workbook itself lives.
+     */
+    public Stage asRootFromCopyOf(TestUser user) {
+        return new Stage(name, user, true, mergeOutput, limit, environment, wrapper);
     }
 
     /** Stdout and stderr in one stream, in the order a terminal shows them. */
     public Stage mergeOutput() {
-        return new Stage(name, user, true, limit, environment, wrapper);
+        return new Stage(name, user, asRoot, true, limit, environment, wrapper);
     }
 
     public Stage limit(Duration limit) {
-        return new Stage(name, user, mergeOutput, limit, environment, wrapper);
+        return new Stage(name, user, asRoot, mergeOutput, limit, environment, wrapper);
     }
 
     public Stage env(String key, String value) {
         Map<String, String> more = new HashMap<>(environment);
         more.put(key, value);
-        return new Stage(name, user, mergeOutput, limit, more, wrapper);
+        return new Stage(name, user, asRoot, mergeOutput, limit, more, wrapper);
     }
 
     /** Runs it under another command, e.g. nsenter into a network namespace. */
     public Stage wrappedIn(String... command) {
-        return new Stage(name, user, mergeOutput, limit, environment, List.of(command));
+        return new Stage(name, user, asRoot, mergeOutput, limit, environment, List.of(command));
     }
 
     public String source() {
@@ -78,14 +88,15 @@ public final class Stage {
     /** Starts it in the background; the caller must {@link Running#finish} or {@link Running#stop} it. */
     public Running start(String... args) {
         build();
-        List<String> command = new ArrayList<>(wrapper);
-        command.addAll(List.of("jbang", source()));
-        command.addAll(List.of(args));
+        List<String> stage = new ArrayList<>(List.of("jbang", source()));
+        stage.addAll(List.of(args));
         Path dir = WORKBOOK;
         if (user != null) {
             dir = user.copyOf(source());
-            command = user.wrap(command);
+            if (!asRoot) stage = user.wrap(stage);
         }
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(stage);
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectErrorStream(mergeOutput);
@@ -99,13 +110,13 @@ public final class Stage {
 
     /** Compiles the stage once, so that JBang's own build messages never mix into a run's output. */
     private void build() {
-        String key = name + (user == null ? "" : "@" + user.uid());
+        String key = name + (user == null ? "" : "@" + user.uid()) + (asRoot ? " as root" : "");
         if (BUILT.contains(key)) return;
         List<String> command = new ArrayList<>(List.of("jbang", "build", source()));
         Path dir = WORKBOOK;
         if (user != null) {
             dir = user.copyOf(source());
-            command = user.wrap(command);
+            if (!asRoot) command = user.wrap(command);
         }
         Result r = Host.run(dir, Duration.ofMinutes(5), command);
         if (r.exit() != 0) throw new IllegalStateException("jbang build " + source() + " failed:\n" + r.all());

@@ -17,11 +17,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Every transcript the book shows (docs/transcripts/*.txt) is run again and must match. A
  * transcript is one or more commands as the learner types them, each on a line starting with
- * "$ ", followed by what the terminal shows. Stage commands ({@code $ sudo jbang stages/...})
- * run through the harness; other lines (setting up a directory, cleaning up) run in sh as
- * root. Each transcript runs in a fresh NetworkLab "host" namespace, so that the networking
- * chapter's runs never touch the machine's own network. Output shows the workbook at /workbook, as in the course VM; numbers of two digits or
- * more (PIDs, inodes) are masked. To refresh the transcripts after a change to a stage:
+ * "$ ", followed by what the terminal shows. Stage commands ({@code $ sudo jbang stages/...},
+ * or {@code $ jbang stages/...} for the learner without sudo) run through the harness; other
+ * lines (setting up a directory, cleaning up) run in sh: as root, or as the learner in a
+ * transcript where the learner runs a stage without sudo and writes sudo where root is needed.
+ * Each transcript runs in a fresh NetworkLab "host" namespace, so that the networking chapter's
+ * runs never touch the machine's own network. Output shows the workbook at /workbook, as in the
+ * course VM; numbers of two digits or more (PIDs, inodes, uids) are masked. To refresh the
+ * transcripts after a change to a stage:
  * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}.
  */
 @RootOnly
@@ -29,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TranscriptTest {
     static final Path TRANSCRIPTS = Stage.WORKBOOK.resolve("docs/transcripts");
     static final boolean UPDATE = Boolean.getBoolean("transcripts.update");
-    static final String STAGE_PROMPT = "$ sudo jbang stages/";
+    static final String STAGE_PROMPT = "$ sudo jbang stages/", ROOTLESS_STAGE_PROMPT = "$ jbang stages/";
+    static final TestUser LEARNER = TestUser.LEARNER;
 
     static Stream<Path> transcripts() throws IOException {
         try (Stream<Path> files = Files.list(TRANSCRIPTS)) {
@@ -41,26 +45,36 @@ class TranscriptTest {
     @MethodSource("transcripts")
     void theBookShowsWhatTheStagePrints(Path transcript) throws IOException {
         String expected = Files.readString(transcript);
-        assertTrue(expected.lines().anyMatch(l -> l.startsWith(STAGE_PROMPT)), transcript + " runs a stage: $ sudo jbang stages/NN-name/Main.java ...");
+        boolean rootless = expected.lines().anyMatch(l -> l.startsWith(ROOTLESS_STAGE_PROMPT));
+        assertTrue(rootless || expected.lines().anyMatch(l -> l.startsWith(STAGE_PROMPT)),
+                transcript + " runs a stage: $ sudo jbang stages/NN-name/Main.java ... or $ jbang stages/NN-name/Main.java ...");
         StringBuilder actual = new StringBuilder();
         try (NetworkLab lab = NetworkLab.create()) {
             for (String prompt : expected.lines().filter(l -> l.startsWith("$ ")).toList())
-                actual.append(prompt).append('\n').append(run(lab, prompt.substring(2)));
+                actual.append(prompt).append('\n').append(run(lab, prompt.substring(2), rootless));
         }
         // The book shows the workbook where the course VM has it.
-        String shown = actual.toString().replace(Stage.WORKBOOK.toString(), "/workbook");
+        String shown = actual.toString().replace(LEARNER.workbook().toString(), "/workbook").replace(Stage.WORKBOOK.toString(), "/workbook");
         if (UPDATE) Files.writeString(transcript, shown);
         assertEquals(mask(expected), mask(shown), transcript.getFileName() + " is out of date");
     }
 
-    /** Runs one command of a transcript; returns what the terminal would show. */
-    static String run(NetworkLab lab, String commandLine) {
-        if (("$ " + commandLine).startsWith(STAGE_PROMPT)) {
-            List<String> words = words(commandLine.substring("sudo jbang ".length()));
-            String stage = Path.of(words.get(0)).getParent().getFileName().toString();
-            return lab.stage(Stage.of(stage)).mergeOutput().run(words.subList(1, words.size()).toArray(String[]::new)).out();
+    /**
+     * Runs one command of a transcript; returns what the terminal would show. Stages run from
+     * the learner's copy of the workbook, under /tmp, where stage 06's remapped root can reach
+     * the rootfs wherever this checkout is.
+     */
+    static String run(NetworkLab lab, String commandLine, boolean rootless) {
+        boolean sudo = commandLine.startsWith("sudo ");
+        String typed = sudo ? commandLine.substring("sudo ".length()) : commandLine;
+        if (typed.startsWith("jbang stages/")) {
+            List<String> words = words(typed.substring("jbang ".length()));
+            Stage stage = Stage.of(Path.of(words.get(0)).getParent().getFileName().toString());
+            stage = sudo ? stage.asRootFromCopyOf(LEARNER) : stage.as(LEARNER);
+            return lab.stage(stage).mergeOutput().run(words.subList(1, words.size()).toArray(String[]::new)).out();
         }
-        return lab.onHost("sh", "-c", commandLine + " 2>&1").out();
+        List<String> shell = List.of("sh", "-c", typed + " 2>&1");
+        return lab.onHost((rootless && !sudo ? LEARNER.wrap(shell) : shell).toArray(String[]::new)).out();
     }
 
     /** PIDs, inodes, file descriptors and mount IDs differ from run to run (and with the JVM's thread count). */

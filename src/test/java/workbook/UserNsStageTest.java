@@ -111,13 +111,12 @@ class UserNsStageTest {
 
     @Test
     void withARangeMappedByRootUser1000InsideIs101000Outside() throws Exception {
-        Path rootfs = tmp.resolve("rootfs"); // where uid 100000 can reach it, wherever the workbook is
-        Host.run("cp", "-a", Stage.ROOTFS.toString(), rootfs.toString());
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxrwxrwx"));
 
         try (NetworkLab lab = NetworkLab.create()) {
-            Stage.Result r = lab.stage(STAGE).run("-q", "--rootfs", rootfs.toString(), "--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536",
+            // From the learner's copy of the workbook, which uid 100000 can reach wherever this one is.
+            Stage.Result r = lab.stage(STAGE.asRootFromCopyOf(LEARNER)).run("-q", "--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536",
                     "--user", "1000", "--volume", volume + ":/data", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map; touch /data/made-by-1000");
 
             assertEquals(0, r.exit(), r::toString);
