@@ -1,6 +1,9 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
+//JAVA_OPTIONS --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData -Djnr.ffi.asm.enabled=false
+// A stage lives a second or two, so the JVM starts light: only the quick JIT compiler, the
+// simplest collector, no perf-data file; and jnr-ffi binds libc by reflection instead of
+// generating bytecode for each function (slower calls, a much faster start: we make few calls).
 // sun.misc.Signal forwards Ctrl-C to the command; this keeps javac quiet about it being JDK-internal.
 //JAVAC_OPTIONS -XDignore.symbol.file
 //DEPS info.picocli:picocli:4.7.7

@@ -1,6 +1,9 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
+//JAVA_OPTIONS --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData -Djnr.ffi.asm.enabled=false
+// A stage lives a second or two, so the JVM starts light: only the quick JIT compiler, the
+// simplest collector, no perf-data file; and jnr-ffi binds libc by reflection instead of
+// generating bytecode for each function (slower calls, a much faster start: we make few calls).
 // sun.misc.Signal forwards Ctrl-C to the container; this keeps javac quiet about it being JDK-internal.
 //JAVAC_OPTIONS -XDignore.symbol.file
 //DEPS info.picocli:picocli:4.7.7
@@ -1108,7 +1111,8 @@ public class Main implements Callable<Integer> {
     static List<String> initCommand() {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", // init lives a second: start fast
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", // init lives a second: start fast
+                "-Djnr.ffi.asm.enabled=false",                 // as the parent does (see the top of the file)
                 "-XX:-UseDynamicNumberOfCompilerThreads",      // and start every thread up front
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--init"));
         cmd.addAll(List.of(commandLine));
