@@ -99,14 +99,49 @@ class UserNsStageTest {
     }
 
     @Test
-    void theStageShowsTheJvmsEinvalAndStartsWithoutACgroupOrABridge() {
+    void theStageShowsTheJvmsEinvalAndStartsWithoutABridge() {
         Stage.Result r = ROOTLESS.run("--", "/bin/sh", "-c", "ip -o link | cut -d: -f2");
 
         assertEquals(0, r.exit(), r::toString);
         assertEquals(" lo", r.out().stripTrailing(), "loopback only, and up");
         assertTrue(r.err().contains("[parent] unshare(CLONE_NEWUSER) = -1 EINVAL (Invalid argument)"), r::toString);
-        assertTrue(r.err().contains("[parent] cgroup: none, an ordinary user may not create cgroups"), r::toString);
+        assertTrue(r.err().contains("[parent] cgroup: none, no limit was asked for"), r::toString);
         assertTrue(r.err().contains("[parent] network: loopback only"), r::toString);
+    }
+
+    @Test
+    void inAGroupSystemdDelegatedToTheLearnerTheLimitsApply() throws Exception {
+        // A directory laid out like the learner's cgroup in a v2 tree (this machine's cpu controller is on v1).
+        Path fs = LEARNER.owns(Files.createDirectory(tmp.resolve("cgroup2")));
+        Path own = fs.resolve(ownCgroup());
+        for (Path dir = own; !dir.equals(fs); dir = dir.getParent()) Files.createDirectories(dir);
+        LEARNER.owns(own);
+        Files.writeString(own.resolve("cgroup.controllers"), "cpu io memory pids\n");
+        LEARNER.owns(Files.writeString(own.resolve("cgroup.subtree_control"), ""));
+
+        Stage.Result r = ROOTLESS.run("--cgroup-fs", fs.toString(), "--memory", "64m", "--pids-limit", "50", "--", "/bin/true");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.err().contains("[parent] cgroup v2, delegated to you by systemd: " + own), r::toString);
+        assertTrue(Host.read(own.resolve("parent/cgroup.procs")).matches("\\d+"), "the parent moved into a leaf first");
+        assertEquals("+memory +pids", Host.read(own.resolve("cgroup.subtree_control")));
+        Path group = CgroupCpuStageTest.onlyDirectoryIn(own.resolve("workbook"));
+        assertEquals(Long.toString(64 << 20), Host.read(group.resolve("memory.max")));
+        assertEquals("50", Host.read(group.resolve("pids.max")));
+        assertTrue(Host.read(group.resolve("cgroup.procs")).matches("\\d+"), "init was moved in");
+    }
+
+    @Test
+    void limitsWithoutADelegatedGroupAreAClearError() throws Exception {
+        Path fs = Files.createDirectory(tmp.resolve("cgroup2")); // root's, not the learner's
+        Files.createDirectories(fs.resolve(ownCgroup()));
+        assertStageFailed(ROOTLESS.run("--cgroup-fs", fs.toString(), "--memory", "64m", "--", "/bin/true"), "06-user-ns",
+                "an ordinary user may create cgroups only in a cgroup v2 group systemd delegated to them");
+    }
+
+    /** The test's own cgroup v2 group, which the stages it starts are in too ("" for the root). */
+    static String ownCgroup() {
+        return Host.read(Path.of("/proc/self/cgroup")).lines().filter(l -> l.startsWith("0::")).findFirst().orElseThrow().substring(4);
     }
 
     @Test
