@@ -1,7 +1,5 @@
 package workbook;
 
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -39,9 +37,7 @@ class DoctorTest {
 
     @Test
     void anOrdinaryUserLearnsThatStages01To05NeedSudoAndThatStage06Works() {
-        TestUser learner = TestUser.LEARNER;
-        Path workbook = learner.copyOf("scripts/doctor");
-        Stage.Result r = Host.run(workbook, Duration.ofSeconds(60), learner.wrap(List.of("bash", "scripts/doctor")));
+        Stage.Result r = TestUser.LEARNER.runScript("scripts/doctor");
 
         assertEquals(1, r.exit(), r::toString);
         assertEquals("✗ root 01-05 you are uid 1000: run stages 01-05 with sudo (and sudo scripts/doctor to check what they need)", row(r, "root"));

@@ -88,9 +88,7 @@ class ResetTest {
 
     @Test
     void anOrdinaryUserIsToldToUseSudo() {
-        TestUser learner = TestUser.LEARNER;
-        Path workbook = learner.copyOf("scripts/reset");
-        Stage.Result r = Host.run(workbook, java.time.Duration.ofSeconds(30), learner.wrap(List.of("bash", "scripts/reset")));
+        Stage.Result r = TestUser.LEARNER.runScript("scripts/reset");
         assertEquals(1, r.exit(), r::toString);
         assertEquals("reset: removes cgroups, links and firewall rules, which takes root: run it with sudo\n", r.err());
     }

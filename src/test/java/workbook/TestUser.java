@@ -69,6 +69,13 @@ public final class TestUser {
         return workbook;
     }
 
+    /** Runs one of the workbook's scripts as this user, from their copy of the workbook. */
+    public Stage.Result runScript(String script, String... args) {
+        List<String> command = new ArrayList<>(List.of("bash", script));
+        command.addAll(List.of(args));
+        return Host.run(copyOf(script), java.time.Duration.ofSeconds(60), wrap(command));
+    }
+
     /** A directory of the test's, made the user's. */
     public Path owns(Path dir) {
         try {
