@@ -349,12 +349,20 @@ public class Main implements Callable<Integer> {
      * undoes what runs whose PID is gone left behind. (/run is emptied at every boot.) An
      * ordinary user, who may not write there, keeps them in /tmp/workbook-runs-UID.
      */
-    static final long UID = new com.sun.security.auth.module.UnixSystem().getUid();
+    static final int UID = ownerOf(Path.of("/proc/self")); // whoever runs this process owns its /proc entry
     static final Path RECORDS = Path.of(UID == 0 ? "/run/workbook" : "/tmp/workbook-runs-" + UID);
 
     static Path recordMadeOnHost(List<Path> made) throws IOException {
         Files.createDirectories(RECORDS);
         return Files.write(RECORDS.resolve(NAME + "." + ProcessHandle.current().pid()), made.stream().map(Path::toString).toList());
+    }
+
+    static int ownerOf(Path file) {
+        try {
+            return (int) Files.getAttribute(file, "unix:uid");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     static void forget(Path record) throws IOException {
@@ -642,12 +650,12 @@ public class Main implements Callable<Integer> {
      */
     record IdMaps(List<long[]> uids, List<long[]> gids) {
         static IdMaps check(List<String> uidSpecs, List<String> gidSpecs, boolean rootless) {
-            var me = new com.sun.security.auth.module.UnixSystem();
-            List<long[]> uids = uidSpecs.isEmpty() ? List.of(new long[]{0, me.getUid(), 1}) : parse("--uid-map", uidSpecs);
-            List<long[]> gids = gidSpecs.isEmpty() ? List.of(new long[]{0, me.getGid(), 1}) : parse("--gid-map", gidSpecs);
+            int uid = LIBC.geteuid(), gid = LIBC.getegid();
+            List<long[]> uids = uidSpecs.isEmpty() ? List.of(new long[]{0, uid, 1}) : parse("--uid-map", uidSpecs);
+            List<long[]> gids = gidSpecs.isEmpty() ? List.of(new long[]{0, gid, 1}) : parse("--gid-map", gidSpecs);
             if (rootless) {
-                onlyYourOwn("--uid-map", uids, me.getUid());
-                onlyYourOwn("--gid-map", gids, me.getGid());
+                onlyYourOwn("--uid-map", uids, uid);
+                onlyYourOwn("--gid-map", gids, gid);
             }
             requireRootInside("--uid-map", uids);
             requireRootInside("--gid-map", gids);
@@ -1582,6 +1590,7 @@ public class Main implements Callable<Integer> {
     /** The libc functions this stage calls, bound by name through jnr-ffi. */
     public interface LibC {
         int geteuid();
+        int getegid();
         int unshare(int flags);
         int setresuid(@uid_t long real, @uid_t long effective, @uid_t long saved);
         int setresgid(@gid_t long real, @gid_t long effective, @gid_t long saved);
