@@ -9,6 +9,15 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.github.jnr:jnr-ffi:2.3.4
 //DEPS com.github.jnr:jnr-constants:0.11.4
+// The stage's other files, one concern each, in the order a run needs them:
+//SOURCES LibC.java
+//SOURCES Narration.java
+//SOURCES Checks.java
+//SOURCES Parent.java
+//SOURCES Container.java
+//SOURCES Namespaces.java
+//SOURCES Init.java
+//SOURCES Exec.java
 
 // Stage 02: the container gets its own hostname (UTS namespace), its own process IDs (PID
 // namespace, the command is PID 1) and its own System V IPC (IPC namespace).
@@ -16,30 +25,27 @@
 //   sudo jbang stages/02-uts-pid/Main.java                          a shell in the container
 //   sudo jbang stages/02-uts-pid/Main.java --hostname box -- /bin/sh -c 'hostname; echo $$; ps'
 //   sudo jbang stages/02-uts-pid/Main.java exec PID -- /bin/ps      enter a running container
+package container;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.*;
-import java.util.*;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.function.IntSupplier;
-import java.util.stream.Stream;
 
-import jnr.constants.platform.Errno;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
-import jnr.ffi.annotations.In;
-import jnr.ffi.annotations.Out;
-import jnr.ffi.byref.IntByReference;
 import picocli.CommandLine;
-import picocli.CommandLine.*;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import static container.Checks.*;
+import static container.Init.*;
+import static container.LibC.*;
+import static container.Namespaces.*;
+import static container.Narration.*;
+import static container.Parent.*;
 
 @Command(name = "02-uts-pid", mixinStandardHelpOptions = true, version = "workbook stage 02",
-        sortOptions = false, usageHelpAutoWidth = true, subcommands = Main.Exec.class,
+        sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
             "Runs a command in new UTS, PID, IPC and mount namespaces, chrooted into a root",
             "filesystem: its own hostname, and it is PID 1. Needs root.",
@@ -63,16 +69,12 @@ public class Main implements Callable<Integer> {
     @Parameters(paramLabel = "COMMAND", description = "Command and arguments to run inside (default: /bin/sh).")
     List<String> command = new ArrayList<>();
 
-    static final int STAGE_FAILED = 125; // like `docker run`: the stage itself failed, not the command
-    static final List<String> INSIDE_PATH = List.of("/bin", "/usr/bin", "/sbin", "/usr/sbin");
-    static final int HOST_NAME_MAX = 64; // <limits.h>: sethostname(2) refuses longer names with EINVAL
-    static final int INIT_PIPE_FD = 3;   // where init finds its end of the start pipe
-    static String[] commandLine;         // as given: init gets the same, plus --init
+    static String[] commandLine; // as given: init gets the same, plus --init
 
     public static void main(String[] args) {
         commandLine = args;
         CommandLine cli = new CommandLine(new Main());
-        cli.setParameterExceptionHandler((e, a) -> fail(e.getMessage() + " (see --help)"));
+        cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
             if (e instanceof StageFailure) return fail(e.getMessage());
             throw e;
@@ -101,448 +103,22 @@ public class Main implements Callable<Integer> {
     }
     // end::main[]
 
-    // ---------------------------------------------------------------- checks
-
-    static void requireRoot() {
-        // Creating namespaces other than a user namespace needs CAP_SYS_ADMIN.
-        if (LIBC.geteuid() != 0)
-            throw new StageFailure("creating namespaces needs root (CAP_SYS_ADMIN): run it with sudo");
-    }
-
-    static void checkHostname(String name) {
-        if (name.isEmpty() || name.length() > HOST_NAME_MAX)
-            throw new StageFailure("--hostname must be 1 to " + HOST_NAME_MAX + " characters (HOST_NAME_MAX); \""
-                    + (name.length() > 20 ? name.substring(0, 20) + "..." : name) + "\" has " + name.length());
-    }
-
-    static Path checkRootfs(Path dir) {
-        if (!Files.isDirectory(dir))
-            throw new StageFailure("rootfs not found: " + dir + " (run scripts/setup from the workbook root, or pass --rootfs DIR)");
-        if (!Files.isDirectory(dir.resolve("proc")))
-            throw new StageFailure("rootfs " + dir + " has no /proc directory to mount proc on (scripts/setup builds a complete one)");
-        return dir.toAbsolutePath().normalize();
-    }
-
-    static void requireNamespaces(String... kinds) {
-        for (String kind : kinds)
-            if (!Files.exists(Path.of("/proc/self/ns", kind)))
-                throw new StageFailure("this kernel has no " + kind + " namespace (/proc/self/ns/" + kind + " is missing): use the course VM");
-    }
-
-    // ---------------------------------------------------------------- parent: start the container
-
-    /** The container's init, as the parent sees it: waiting on the start pipe until released. */
-    static final class Container {
-        final int pid;
-        final int startPipe;
-        final CompletableFuture<Integer> exit;
-
-        Container(int pid, int startPipe, CompletableFuture<Integer> exit) {
-            this.pid = pid;
-            this.startPipe = startPipe;
-            this.exit = exit;
-        }
-
-        /** One byte down the pipe tells init that the host side is ready. */
-        void release() {
-            check("write(" + startPipe + ", \"go\", 1)", () -> LIBC.write(startPipe, new byte[]{'g'}, 1), "");
-            LIBC.close(startPipe);
-        }
-
-        int awaitExit() throws InterruptedException {
-            try {
-                return exit.get();
-            } catch (ExecutionException e) {
-                throw (RuntimeException) e.getCause();
-            }
-        }
-    }
-
-    // tag::start-init[]
-    /**
-     * The namespaces are made on a thread of our own, which then spawns the stage again as the
-     * container's init. unshare(2) changes only the calling thread, so the JVM's other threads
-     * stay on the host. The thread stays alive, waiting for init: the kernel sends init its
-     * parent-death signal when the *thread* that spawned it ends, not the process.
-     */
-    Container startInit() throws InterruptedException {
-        int[] pipe = new int[2];
-        check("pipe2([r, w], O_CLOEXEC)", () -> LIBC.pipe2(pipe, O_CLOEXEC), "");
-        CompletableFuture<Integer> pid = new CompletableFuture<>();
-        CompletableFuture<Integer> exit = new CompletableFuture<>();
-        Thread namespaces = new Thread(() -> {
-            try {
-                // Allocating native memory may start a jnr-ffi thread, which must happen before
-                // unshare(CLONE_NEWPID): after it, this thread can't create threads (EINVAL).
-                Pointer fileActions = initPipeAsFd3(pipe[0]);
-                check("unshare(CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWNS)",
-                        () -> LIBC.unshare(CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS), "");
-                int child = spawn(initCommand(), fileActions);
-                pid.complete(child);
-                exit.complete(waitForExit(child));
-            } catch (RuntimeException e) {
-                pid.completeExceptionally(e);
-                exit.completeExceptionally(e);
-            }
-        }, "namespaces");
-        namespaces.start();
-        try {
-            int child = pid.get();
-            narrate("init is PID " + child + " on the host, PID 1 inside");
-            return new Container(child, pipe[1], exit);
-        } catch (ExecutionException e) {
-            LIBC.close(pipe[1]);
-            throw (RuntimeException) e.getCause();
-        } finally {
-            LIBC.close(pipe[0]);
-        }
-    }
-    // end::start-init[]
-
-    /** The same stage, run again by the same java, as init. */
-    static List<String> initCommand() {
-        List<String> cmd = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", // init lives a second: start fast
-                "-Djnr.ffi.asm.enabled=false",                 // as the parent does (see the top of the file)
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--init"));
-        cmd.addAll(List.of(commandLine));
-        return cmd;
-    }
-
-    /** posix_spawn file actions that give the child the pipe's read end as fd 3. */
-    static Pointer initPipeAsFd3(int readEnd) {
-        Pointer actions = Memory.allocateDirect(Runtime.getRuntime(LIBC), 128); // sizeof(posix_spawn_file_actions_t) is 80
-        LIBC.posix_spawn_file_actions_init(actions);
-        // dup2 clears O_CLOEXEC on the copy: fd 3 alone survives into init.
-        LIBC.posix_spawn_file_actions_adddup2(actions, readEnd, INIT_PIPE_FD);
-        return actions;
-    }
-
-    static int spawn(List<String> argv, Pointer fileActions) {
-        IntByReference pid = new IntByReference();
-        narrate("posix_spawn(\"" + argv.get(0) + "\", [java ... Main --init ...])");
-        // posix_spawn returns the error number instead of setting errno.
-        int error = LIBC.posix_spawn(pid, argv.get(0), fileActions, null, nullTerminated(argv), nullTerminated(hostEnvironment()));
-        if (error != 0)
-            throw new StageFailure("posix_spawn(\"" + argv.get(0) + "\") failed: " + describe(error));
-        return pid.getValue();
-    }
-
-    static List<String> hostEnvironment() {
-        return System.getenv().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList();
-    }
-
-    // tag::namespaces-table[]
-    /** Each namespace is a kernel object with an inode number; /proc/PID/ns/ shows which one a process is in. */
-    static void printNamespaces(int pid) {
-        narrate(String.format("%-18s %-12s %s", "namespace", "host", "container"));
-        for (String kind : namespaceKinds()) {
-            String host = namespaceOf("self", kind), inside = namespaceOf(Integer.toString(pid), kind);
-            narrate(String.format("%-18s %-12s %s", kind, host, inside + (host.equals(inside) ? "" : "   new")));
-        }
-    }
-
-    static String namespaceOf(String pid, String kind) {
-        try {
-            String link = Files.readSymbolicLink(Path.of("/proc", pid, "ns", kind)).toString(); // "uts:[4026531838]"
-            return link.substring(link.indexOf('[') + 1, link.length() - 1);
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-    // end::namespaces-table[]
-
-    static List<String> namespaceKinds() {
-        try (Stream<Path> entries = Files.list(Path.of("/proc/self/ns"))) {
-            return entries.map(p -> p.getFileName().toString()).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    // ---------------------------------------------------------------- parent: wait and pass on signals
-
-    /** The stage's exit status is the container's: its exit code, or 128 + the signal that killed it. */
-    static int waitForExit(int pid) {
-        IntByReference status = new IntByReference();
-        while (LIBC.waitpid(pid, status, 0) < 0) {
-            if (Runtime.getRuntime(LIBC).getLastError() != Errno.EINTR.intValue())
-                throw new StageFailure("waitpid(" + pid + ") failed");
-        }
-        int s = status.getValue();
-        int signal = s & 0x7f;
-        int code = signal == 0 ? (s >> 8) & 0xff : 128 + signal;
-        narrate("waitpid(" + pid + ") = " + pid + ", " + (signal == 0 ? "exit status " + code : "killed by signal " + signal));
-        return code;
-    }
-
-    // tag::signals[]
-    /**
-     * Ctrl-C or a kill aimed at the stage is passed on to the container's PID 1. But PID 1 of a
-     * namespace gets only the signals it has a handler for (sleep has none), except SIGKILL
-     * from outside. So if the container is still there after a grace period, SIGKILL ends it,
-     * and with PID 1 the kernel ends every process in its namespace.
-     */
-    static void forwardSignals(int pid) {
-        for (String name : List.of("INT", "TERM", "HUP")) {
-            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
-                LIBC.kill(pid, s.getNumber());
-                Thread killer = new Thread(() -> {
-                    sleep(GRACE_MILLIS);
-                    if (LIBC.kill(pid, 0) == 0) check("kill(" + pid + ", SIGKILL)", () -> LIBC.kill(pid, SIGKILL), "");
-                });
-                killer.setDaemon(true);
-                killer.start();
-            });
-        }
-    }
-    // end::signals[]
-
-    static final long GRACE_MILLIS = 2000;
-
-    // ---------------------------------------------------------------- init: inside the namespaces
-
     // tag::init[]
     /** Runs as PID 1 in the new namespaces; ends by becoming the command. */
     int runInit() {
         // If the parent dies, so does the container (kept across execve).
         check("prctl(PR_SET_PDEATHSIG, SIGKILL)", () -> LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "");
         waitForParent();
-        check("sethostname(\"" + hostname + "\", " + hostname.length() + ")", () -> LIBC.sethostname(hostname, hostname.length()), "");
+        setHostname(hostname);
         // systemd makes / a shared mount: without this, mounting /proc below would show up on
         // the host too. MS_REC|MS_PRIVATE cuts this namespace's mounts off from the host's.
         check("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)", () -> LIBC.mount(null, "/", null, MS_REC | MS_PRIVATE, null), "");
         Path root = checkRootfs(rootfs);
         check("chroot(\"" + root + "\")", () -> LIBC.chroot(root.toString()), "");
         check("chdir(\"/\")", () -> LIBC.chdir("/"), "");
-        // A proc filesystem shows the PID namespace of the process that mounts it: ours.
-        check("mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)",
-                () -> LIBC.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "");
+        mountProc();
         List<String> argv = command.isEmpty() ? List.of("/bin/sh") : command;
         return execute(argv, containerEnvironment(hostname));
     }
     // end::init[]
-
-    /** Blocks on fd 3 until the parent writes; end-of-file means the parent is gone. */
-    static void waitForParent() {
-        byte[] go = new byte[1];
-        int n = LIBC.read(INIT_PIPE_FD, go, 1);
-        if (n != 1) System.exit(STAGE_FAILED); // the parent failed and has said why
-        narrate("read(" + INIT_PIPE_FD + ", ..., 1) = " + n + ": the parent is ready");
-        held.forEach(System.err::println);
-        held = null;
-        LIBC.close(INIT_PIPE_FD);
-    }
-
-    /** execve(2) replaces the init JVM with the command, which keeps PID 1. Returns only on failure. */
-    static int execute(List<String> argv, List<String> env) {
-        String program = resolveInside(argv.get(0));
-        narrate("execve(\"" + program + "\", " + argv + ")");
-        LIBC.execve(program, nullTerminated(argv), nullTerminated(env));
-        int errno = Runtime.getRuntime(LIBC).getLastError();
-        throw new StageFailure("execve(\"" + program + "\") failed: " + describe(errno));
-    }
-
-    /** PATH search, done here so that it happens inside the new root. */
-    static String resolveInside(String name) {
-        if (name.contains("/")) {
-            if (!Files.exists(Path.of(name))) throw new StageFailure("no such command in the container: " + name);
-            return name;
-        }
-        return INSIDE_PATH.stream().map(d -> d + "/" + name).filter(p -> Files.isExecutable(Path.of(p)))
-                .findFirst().orElseThrow(() -> new StageFailure("no such command in the container: " + name));
-    }
-
-    static List<String> containerEnvironment(String hostname) {
-        List<String> env = new ArrayList<>(List.of("PATH=" + String.join(":", INSIDE_PATH), "HOME=/root",
-                "HOSTNAME=" + hostname, "PS1=[02-uts-pid] \\h:\\w # "));
-        String term = System.getenv("TERM");
-        if (term != null) env.add("TERM=" + term);
-        return env;
-    }
-
-    // ---------------------------------------------------------------- exec: join a running container
-
-    @Command(name = "exec", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Runs a command inside a running container, like `docker exec` or `nsenter`.",
-                "PID is the container's init as the host sees it (the stage prints it)."})
-    static class Exec implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "PID", description = "Host PID of a process in the container.")
-        int pid;
-
-        @Parameters(index = "1..*", paramLabel = "COMMAND", description = "Command and arguments (default: /bin/sh).")
-        List<String> command = new ArrayList<>();
-
-        @Option(names = {"-q", "--quiet"}, description = "Don't narrate the system calls.")
-        boolean quiet;
-
-        @Override
-        public Integer call() throws Exception {
-            narrating = !quiet;
-            requireRoot();
-            requireContainer(pid);
-            List<String> argv = command.isEmpty() ? List.of("/bin/sh") : command;
-            CompletableFuture<Integer> child = new CompletableFuture<>();
-            Thread joiner = new Thread(() -> {
-                try {
-                    child.complete(joinAndSpawn(pid, argv));
-                } catch (RuntimeException e) {
-                    child.completeExceptionally(e);
-                }
-            }, "setns");
-            joiner.start();
-            try {
-                int spawned = child.get();
-                forwardSignals(spawned);
-                return waitForExit(spawned);
-            } catch (ExecutionException e) {
-                throw (RuntimeException) e.getCause();
-            }
-        }
-    }
-
-    static void requireContainer(int pid) {
-        if (!Files.isDirectory(Path.of("/proc/" + pid)))
-            throw new StageFailure("no process " + pid + " on this host");
-        if (namespaceOf(Integer.toString(pid), "pid").equals(namespaceOf("self", "pid")))
-            throw new StageFailure("process " + pid + " is not in a container: its PID namespace is the host's");
-    }
-
-    // tag::setns[]
-    /**
-     * setns(2) moves the calling thread into the namespace an open /proc/PID/ns file names.
-     * Joining a PID namespace changes only where this thread's *children* go, never its own
-     * PID. Joining a mount namespace is refused (EINVAL) while the thread shares its root and
-     * working directory with the other threads, hence unshare(CLONE_FS) first; afterwards the
-     * root is the namespace's root, so the container's chroot must be entered again.
-     */
-    static int joinAndSpawn(int pid, List<String> argv) {
-        Memory.allocateDirect(Runtime.getRuntime(LIBC), 16); // starts jnr-ffi's thread now, before setns(pid)
-        int root = open("/proc/" + pid + "/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        Map<String, Integer> files = new LinkedHashMap<>();
-        for (String kind : List.of("ipc", "uts", "pid", "mnt")) files.put(kind, open("/proc/" + pid + "/ns/" + kind, O_RDONLY | O_CLOEXEC));
-        check("unshare(CLONE_FS)", () -> LIBC.unshare(CLONE_FS), "");
-        files.forEach((kind, fd) -> check("setns(" + fd + " /* " + kind + " */, 0)", () -> LIBC.setns(fd, 0), ""));
-        check("fchdir(" + root + " /* the container's root */)", () -> LIBC.fchdir(root), "");
-        check("chroot(\".\")", () -> LIBC.chroot("."), "");
-        check("chdir(\"/\")", () -> LIBC.chdir("/"), "");
-        files.values().forEach(LIBC::close);
-        LIBC.close(root);
-        String program = resolveInside(argv.get(0));
-        IntByReference child = new IntByReference();
-        narrate("posix_spawn(\"" + program + "\", " + argv + ")");
-        int error = LIBC.posix_spawn(child, program, null, null, nullTerminated(argv), nullTerminated(containerEnvironment(namespaceHostname())));
-        if (error != 0) throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));
-        return child.getValue();
-    }
-    // end::setns[]
-
-    static int open(String path, int flags) {
-        return check("open(\"" + path + "\")", () -> LIBC.open(path, flags), "");
-    }
-
-    /** The hostname of the UTS namespace this thread is in now. */
-    static String namespaceHostname() {
-        byte[] name = new byte[HOST_NAME_MAX + 1];
-        LIBC.gethostname(name, name.length);
-        int end = 0;
-        while (end < name.length && name[end] != 0) end++;
-        return new String(name, 0, end);
-    }
-
-    // ---------------------------------------------------------------- narration and errors
-
-    static boolean narrating = true;
-    static String side = "parent";
-
-    static List<String> held;
-
-    static void narrate(String line) {
-        if (!narrating) return;
-        if (held != null) held.add("[" + side + "] " + line);
-        else System.err.println("[" + side + "] " + line);
-    }
-
-    /** Makes a system call, narrates it strace-style, and stops the stage if it failed. */
-    static int check(String call, IntSupplier syscall, String whatToDo) {
-        int result = syscall.getAsInt();
-        int errno = result < 0 ? Runtime.getRuntime(LIBC).getLastError() : 0;
-        narrate(call + " = " + (result < 0 ? "-1 " + describe(errno) : result));
-        if (result < 0)
-            throw new StageFailure(call + " failed: " + describe(errno) + (whatToDo.isEmpty() ? "" : ". " + whatToDo));
-        return result;
-    }
-
-    static String describe(int errno) {
-        Errno e = Errno.valueOf(errno);
-        return (e == null || e == Errno.__UNKNOWN_CONSTANT__ ? "errno " + errno : e.name()) + " (" + LIBC.strerror(errno) + ")";
-    }
-
-    static int fail(String message) {
-        System.err.println("02-uts-pid: " + message);
-        return STAGE_FAILED;
-    }
-
-    static class StageFailure extends RuntimeException {
-        StageFailure(String message) { super(message); }
-    }
-
-    // ---------------------------------------------------------------- small helpers
-
-    static String[] nullTerminated(List<String> strings) {
-        String[] array = strings.toArray(new String[strings.size() + 1]);
-        array[strings.size()] = null; // C's argv and envp end with a NULL pointer
-        return array;
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    // ---------------------------------------------------------------- libc
-
-    // tag::libc[]
-    /** The libc functions this stage calls, bound by name through jnr-ffi. */
-    public interface LibC {
-        int geteuid();
-        int unshare(int flags);
-        int setns(int fd, int nstype);
-        int sethostname(String name, long length);
-        int gethostname(@Out byte[] name, long length);
-        int mount(String source, String target, String fstype, long flags, String data);
-        int chroot(String path);
-        int chdir(String path);
-        int fchdir(int fd);
-        int open(String path, int flags);
-        int close(int fd);
-        int read(int fd, @Out byte[] buffer, long count);
-        int write(int fd, @In byte[] buffer, long count);
-        int pipe2(@Out int[] fds, int flags);
-        int prctl(int option, long arg2, long arg3, long arg4, long arg5);
-        int execve(String path, @In String[] argv, @In String[] envp);
-        int posix_spawn(@Out IntByReference pid, String path, Pointer fileActions, Pointer attributes,
-                        @In String[] argv, @In String[] envp);
-        int posix_spawn_file_actions_init(Pointer fileActions);
-        int posix_spawn_file_actions_adddup2(Pointer fileActions, int fd, int newFd);
-        int waitpid(int pid, @Out IntByReference status, int options);
-        int kill(int pid, int signal);
-        String strerror(int errno);
-    }
-
-    static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
-
-    // <linux/sched.h>
-    static final int CLONE_FS = 0x00000200, CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000,
-            CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000;
-    // <sys/mount.h>
-    static final long MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REC = 16384, MS_PRIVATE = 1 << 18;
-    // <fcntl.h>, <sys/prctl.h>, <signal.h>
-    static final int O_RDONLY = 0, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
-    static final int PR_SET_PDEATHSIG = 1, SIGKILL = 9;
-    // end::libc[]
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,6 +35,8 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson(value = "v1-files", onCgroupV2 = "v2-files")
+    @DisplayName("with --cpus 0.5, a busy loop gets half a CPU")
     void halfACpuIsHalfACpu() {
         double use = cpuUse(ONE_BUSY_LOOP, "--cpus", "0.5");
         MEASURED.add("one busy loop", "`--cpus 0.5`", "0.50", format(use));
@@ -41,6 +44,8 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson(value = "v1-files", onCgroupV2 = "v2-files")
+    @DisplayName("with --cpus 1.5, two busy loops get one and a half CPUs")
     void oneAndAHalfCpusForTwoBusyLoops() {
         double use = cpuUse(TWO_BUSY_LOOPS, "--cpus", "1.5");
         MEASURED.add("two busy loops", "`--cpus 1.5`", "1.50", format(use));
@@ -48,6 +53,8 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson(value = "v1-files", onCgroupV2 = "v2-files")
+    @DisplayName("under contention, 512 and 1024 shares split the CPUs 1 : 2")
     void underContentionSharesSplitTheCpusOneToTwo() {
         try (Stage.Running low = STAGE.start("--cpu-shares", "512", "-q", "--", "/bin/sh", "-c", TWO_BUSY_LOOPS);
              Stage.Running high = STAGE.start("--cpu-shares", "1024", "-q", "--", "/bin/sh", "-c", TWO_BUSY_LOOPS)) {
@@ -69,6 +76,8 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson(value = "v1-files", onCgroupV2 = "v2-files")
+    @DisplayName("the OOM killer ends a command that allocates past --memory")
     void theOomKillerEndsACommandThatAllocatesPastTheMemoryLimit() {
         String allocate64m = "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null";
         assertEquals(0, STAGE.run("-q", "--", "/bin/sh", "-c", allocate64m).exit(), "without a limit it works");
@@ -77,12 +86,34 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson(value = "v1-files", onCgroupV2 = "v2-files")
+    @DisplayName("--pids-limit stops a fork loop (EAGAIN)")
     void thePidsLimitStopsAForkLoop() {
         Stage.Result r = STAGE.run("-q", "--pids-limit", "8", "--", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait");
         assertTrue(r.err().contains("Resource temporarily unavailable"), r::toString); // EAGAIN from fork
     }
 
     @Test
+    @Lesson("join")
+    @DisplayName("the container's processes are in its group in every hierarchy, as /proc/PID/cgroup shows")
+    void theContainersProcessesAreInItsGroup() {
+        try (Stage.Running running = STAGE.start("-q", "--cpus", "0.5", "--memory", "64m", "--pids-limit", "50", "--",
+                "/bin/sh", "-c", "sleep 60 & echo ready; wait")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
+            String group = "/workbook/04-cgroup-cpu-" + running.pid();
+
+            for (long pid : List.of(init, Host.childOf(init))) {
+                List<String> lines = Host.cgroupsOf(pid);
+                for (String controller : List.of("cpu", "memory", "pids"))
+                    assertEquals(group, Host.cgroupPath(lines, controller), () -> "process " + pid + ", " + controller + ":\n" + lines);
+            }
+        }
+    }
+
+    @Test
+    @Lesson("v2-files")
+    @DisplayName("on cgroup v2, every limit is written to the right file")
     void theV2PathWritesTheRightValuesToTheRightFiles() throws Exception {
         Path fs = Files.createDirectory(tmp.resolve("cgroup2"));
         Files.writeString(fs.resolve("cgroup.controllers"), "cpuset cpu io memory pids\n");
@@ -103,6 +134,8 @@ class CgroupCpuStageTest {
     }
 
     @Test
+    @Lesson("v2-files")
+    @DisplayName("on cgroup v2, 1024 shares become runc's weight 39")
     void theDefaultSharesBecomeRuncsWeight() throws Exception {
         Path fs = Files.createDirectory(tmp.resolve("cgroup2"));
         Files.writeString(fs.resolve("cgroup.controllers"), "cpu\n");

@@ -7,6 +7,7 @@ import java.util.*;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +24,8 @@ class ChrootStageTest {
     Path tmp;
 
     @Test
+    @Lesson("libraries")
+    @DisplayName("the jail's root holds only what was copied")
     void theJailsRootHoldsOnlyWhatWasCopied() throws Exception {
         Stage.Result r = STAGE.run("--copy", "ls", "--", "/bin/ls", "-a", "/");
 
@@ -34,6 +37,8 @@ class ChrootStageTest {
     }
 
     @Test
+    @Lesson("libraries")
+    @DisplayName("the jail holds the programs and exactly the libraries ldd lists")
     void theJailHoldsTheProgramsAndExactlyTheLibrariesLddLists() throws Exception {
         Path jail = tmp.resolve("jail");
         Stage.Result r = STAGE.run("--jail", jail.toString(), "--copy", "/usr/bin/ls", "--", "/bin/bash", "-c", "exit 0");
@@ -45,6 +50,8 @@ class ChrootStageTest {
     }
 
     @Test
+    @Lesson("chroot")
+    @DisplayName("the command runs inside the jail")
     void theCommandRunsInsideTheJail() throws Exception {
         Path jail = tmp.resolve("jail");
         Stage.Result r = STAGE.run("--jail", jail.toString(), "--", "/bin/bash", "-c", "echo written-inside > /proof; echo $PWD");
@@ -61,6 +68,8 @@ class ChrootStageTest {
     }
 
     @Test
+    @Lesson("chroot")
+    @DisplayName("--rootfs chroots into the busybox root")
     void rootfsChrootsIntoTheBusyboxRoot() throws Exception {
         Stage.Result r = STAGE.run("--rootfs", "--", "/bin/ls", "/");
 
@@ -70,6 +79,8 @@ class ChrootStageTest {
     }
 
     @Test
+    @Lesson("escape")
+    @DisplayName("the escape reaches a file that exists only outside the jail")
     void theEscapeReachesAFileThatExistsOnlyOutsideTheJail() throws Exception {
         String token = "only-on-the-host-" + UUID.randomUUID();
         Path secret = Files.writeString(tmp.resolve("secret"), token);
@@ -90,6 +101,8 @@ class ChrootStageTest {
     }
 
     @Test
+    @Lesson("chroot")
+    @DisplayName("the host sees the command's root; a signal to the stage ends it")
     void theHostSeesTheCommandsRootAndASignalToTheStageEndsIt() {
         try (Stage.Running running = STAGE.start("--rootfs", "--", "/bin/sh", "-c", "echo started; exec sleep 60")) {
             running.awaitOutput("started", Duration.ofSeconds(60));
@@ -102,6 +115,38 @@ class ChrootStageTest {
             Host.run("kill", "-TERM", Long.toString(running.pid()));
             Stage.Result r = running.finish(Duration.ofSeconds(20));
             assertEquals(128 + 15, r.exit(), r::toString);
+        }
+    }
+
+    @Test
+    void aCommandLeftByAKilledStageIsStoppedByTheNextRun() {
+        long orphan = orphanOfAKilledRun("--rootfs", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+
+        Stage.Result next = STAGE.run("--rootfs", "--", "/bin/true");
+        assertEquals(0, next.exit(), next::toString);
+        assertTrue(next.err().contains("stopping process " + orphan + ", which a killed run"), next::toString);
+        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(5)), "the orphan is stopped");
+    }
+
+    @Test
+    void aCommandLeftByAKilledStageIsStoppedByResetBeforeItsJailGoes() {
+        long orphan = orphanOfAKilledRun("--copy", "sleep", "--", "/bin/bash", "-c", "echo ready; exec sleep 60");
+
+        Stage.Result reset = Host.run("scripts/reset");
+        assertTrue(reset.out().contains("stopped process " + orphan), reset::toString);
+        assertTrue(reset.out().indexOf("stopped process") < reset.out().indexOf("removed stage 01's jail"), reset::toString);
+        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(5)), "the orphan is stopped");
+    }
+
+    /** SIGKILL to the stage runs no cleanup: its command lives on, chrooted, adopted by init. */
+    long orphanOfAKilledRun(String... args) {
+        try (Stage.Running running = STAGE.start(args)) {
+            running.awaitOutput("ready", Duration.ofSeconds(60));
+            long command = running.child(Duration.ofSeconds(10));
+            running.signal("KILL");
+            running.finish(Duration.ofSeconds(30));
+            assertTrue(ProcessHandle.of(command).isPresent(), "the command outlived its stage");
+            return command;
         }
     }
 

@@ -96,6 +96,39 @@ public final class Host {
         return ticks;
     }
 
+    /** The first child of a process (waits a little for it to appear). */
+    public static long childOf(long pid) {
+        Path children = Path.of("/proc/" + pid + "/task/" + pid + "/children");
+        for (int i = 0; i < 100; i++) {
+            String text = Files.exists(children) ? read(children).strip() : "";
+            if (!text.isEmpty()) return Long.parseLong(text.split(" ")[0]);
+            pause(50);
+        }
+        throw new AssertionError("process " + pid + " has no child");
+    }
+
+    /** Whether the cpu controller is on cgroup v2 here (the course VM), as the stages decide it. */
+    public static boolean cpuControllerOnV2() {
+        Path controllers = Path.of("/sys/fs/cgroup/cgroup.controllers");
+        return Files.exists(controllers) && List.of(read(controllers).strip().split("\\s+")).contains("cpu");
+    }
+
+    /** /proc/PID/cgroup: one line per hierarchy, "ID:CONTROLLERS:PATH" (v2's is "0::PATH"). */
+    public static List<String> cgroupsOf(long pid) {
+        return read(Path.of("/proc/" + pid + "/cgroup")).lines().toList();
+    }
+
+    /** The group a controller puts the process in: its v1 hierarchy's line, else the v2 line. */
+    public static String cgroupPath(List<String> cgroupLines, String controller) {
+        String v2 = null;
+        for (String line : cgroupLines) {
+            String[] fields = line.split(":", 3);
+            if (List.of(fields[1].split(",")).contains(controller)) return fields[2];
+            if (fields[0].equals("0") && fields[1].isEmpty()) v2 = fields[2];
+        }
+        return v2;
+    }
+
     /** The mount table as the kernel shows it to this process: one line per mount. */
     public static List<String> mountinfo() {
         return read(Path.of("/proc/self/mountinfo")).lines().toList();

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,6 +27,8 @@ class MountBindStageTest {
     Path tmp;
 
     @Test
+    @Lesson("pivot-root")
+    @DisplayName("the container's mount table holds only its root, its volume and /proc; the host's is unchanged")
     void mountsInsideNeverReachTheHostsMountTable() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Set<String> before = Set.copyOf(Host.mountinfo());
@@ -43,6 +46,8 @@ class MountBindStageTest {
     }
 
     @Test
+    @Lesson("private")
+    @DisplayName("mounts made inside stay inside, even when the host's mounts are shared")
     void mountsInsideStayInsideEvenWhenTheHostsMountsAreShared() throws Exception {
         // systemd makes / shared; this test makes a shared mount of its own and puts a rootfs on it.
         Path shared = Files.createDirectory(tmp.resolve("shared"));
@@ -66,6 +71,8 @@ class MountBindStageTest {
     }
 
     @Test
+    @Lesson("volume")
+    @DisplayName("a volume is the same directory on both sides")
     void aVolumeIsTheSameDirectoryOnBothSides() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.writeString(volume.resolve("from-host"), "written on the host\n");
@@ -79,6 +86,8 @@ class MountBindStageTest {
     }
 
     @Test
+    @Lesson("volume")
+    @DisplayName("a read-only volume refuses writes (EROFS)")
     void aReadOnlyVolumeRefusesWrites() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.writeString(volume.resolve("readable"), "yes\n");
@@ -92,6 +101,8 @@ class MountBindStageTest {
     }
 
     @Test
+    @Lesson("pivot-root")
+    @DisplayName("stage 01's escape no longer reaches the host")
     void stage01sEscapeNoLongerReachesTheHost() throws Exception {
         String token = "only-on-the-host-" + UUID.randomUUID();
         Path secret = Files.writeString(tmp.resolve("secret"), token);
@@ -104,6 +115,8 @@ class MountBindStageTest {
     }
 
     @Test
+    @Lesson("volume")
+    @DisplayName("exec sees the container's root and its volume")
     void execSeesTheContainersRootAndVolume() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.writeString(volume.resolve("marker"), "in the volume\n");

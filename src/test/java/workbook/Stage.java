@@ -36,11 +36,29 @@ public final class Stage {
         this.wrapper = List.copyOf(wrapper);
     }
 
-    /** A stage by its directory name, e.g. {@code "01-chroot"}. */
+    /**
+     * A stage by its directory name, e.g. {@code "01-chroot"}: the workbook's own
+     * {@code stages/01-chroot/}, or the folder that the system property
+     * {@code workbook.stage.01-chroot} names (how scripts/check grades a learner's copy).
+     */
     public static Stage of(String name) {
-        if (!Files.isRegularFile(WORKBOOK.resolve("stages").resolve(name).resolve("Main.java")))
-            throw new IllegalArgumentException("no stage " + name);
+        if (!Files.isRegularFile(folderOf(name).resolve("Main.java")))
+            throw new IllegalArgumentException("no stage " + name + " in " + folderOf(name));
         return new Stage(name, null, false, false, DEFAULT_LIMIT, Map.of(), List.of());
+    }
+
+    /** The lesson the running test proves (see {@link Lesson}), or null. */
+    static volatile String lesson;
+
+    /**
+     * Where the stage's files are: the workbook's own folder, or the one being graded: the
+     * copy made for the running test's lesson ({@code workbook.stage.NN-name@LESSON}), else
+     * the learner's folder ({@code workbook.stage.NN-name}).
+     */
+    static Path folderOf(String name) {
+        String graded = lesson == null ? null : System.getProperty("workbook.stage." + name + "@" + lesson);
+        if (graded == null) graded = System.getProperty("workbook.stage." + name);
+        return graded != null ? Path.of(graded).toAbsolutePath() : WORKBOOK.resolve("stages").resolve(name);
     }
 
     /** Runs it as this unprivileged user instead of root (from the user's own copy of the stage). */
@@ -76,7 +94,14 @@ public final class Stage {
         return new Stage(name, user, asRoot, mergeOutput, limit, environment, List.of(command));
     }
 
+    /** The stage's Main.java, as the learner types it: relative to the workbook where it can be. */
     public String source() {
+        Path main = folderOf(name).resolve("Main.java");
+        return main.startsWith(WORKBOOK) ? WORKBOOK.relativize(main).toString() : main.toString();
+    }
+
+    /** In a user's copy of the workbook, the stage is always at stages/NN-name. */
+    private String sourceInCopy() {
         return "stages/" + name + "/Main.java";
     }
 
@@ -88,11 +113,11 @@ public final class Stage {
     /** Starts it in the background; the caller must {@link Running#finish} or {@link Running#stop} it. */
     public Running start(String... args) {
         build();
-        List<String> stage = new ArrayList<>(List.of("jbang", source()));
+        List<String> stage = new ArrayList<>(List.of("jbang", user == null ? source() : sourceInCopy()));
         stage.addAll(List.of(args));
         Path dir = WORKBOOK;
         if (user != null) {
-            dir = user.copyOf(source());
+            dir = user.copyOf(folderOf(name), "stages/" + name);
             if (!asRoot) stage = user.wrap(stage);
         }
         List<String> command = new ArrayList<>(wrapper);
@@ -110,12 +135,12 @@ public final class Stage {
 
     /** Compiles the stage once, so that JBang's own build messages never mix into a run's output. */
     private void build() {
-        String key = name + (user == null ? "" : "@" + user.uid()) + (asRoot ? " as root" : "");
+        String key = folderOf(name) + (user == null ? "" : "@" + user.uid()) + (asRoot ? " as root" : "");
         if (BUILT.contains(key)) return;
-        List<String> command = new ArrayList<>(List.of("jbang", "build", source()));
+        List<String> command = new ArrayList<>(List.of("jbang", "build", user == null ? source() : sourceInCopy()));
         Path dir = WORKBOOK;
         if (user != null) {
-            dir = user.copyOf(source());
+            dir = user.copyOf(folderOf(name), "stages/" + name);
             if (!asRoot) command = user.wrap(command);
         }
         Result r = Host.run(dir, Duration.ofMinutes(5), command);

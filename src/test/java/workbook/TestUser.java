@@ -50,8 +50,16 @@ public final class TestUser {
         return wrapped;
     }
 
-    /** The user's own copy of a workbook file, next to a root-owned copy of the rootfs; returns the copy's root. */
+    /**
+     * The user's own copy of a workbook file or directory (a stage's folder), next to a
+     * root-owned copy of the rootfs; returns the copy's root.
+     */
     Path copyOf(String relative) {
+        return copyOf(Stage.WORKBOOK.resolve(relative), relative);
+    }
+
+    /** The same, for a file or directory from anywhere, placed at {@code relative} in the user's copy. */
+    Path copyOf(Path source, String relative) {
         Path workbook = workbook();
         Path target = workbook.resolve(relative);
         try {
@@ -59,8 +67,14 @@ public final class TestUser {
                 Files.createDirectories(dir);
                 own(dir);
             }
-            Files.copy(Stage.WORKBOOK.resolve(relative), target, StandardCopyOption.REPLACE_EXISTING);
-            own(target);
+            try (Stream<Path> files = Files.walk(source)) {
+                for (Path file : files.toList()) {
+                    Path copy = target.resolve(source.relativize(file).toString());
+                    if (Files.isDirectory(file)) Files.createDirectories(copy);
+                    else Files.copy(file, copy, StandardCopyOption.REPLACE_EXISTING);
+                    own(copy);
+                }
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

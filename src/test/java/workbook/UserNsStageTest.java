@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +37,8 @@ class UserNsStageTest {
     }
 
     @Test
+    @Lesson("id-maps")
+    @DisplayName("an ordinary user is root inside and themselves outside")
     void anOrdinaryUserIsRootInsideAndThemselvesOutside() {
         String host = Host.hostname();
         try (Stage.Running running = ROOTLESS.start("-q", "--hostname", "mine", "--", "/bin/sh", "-c",
@@ -60,6 +63,8 @@ class UserNsStageTest {
     }
 
     @Test
+    @Lesson("id-maps")
+    @DisplayName("a file made inside a volume belongs to the user on the host")
     void aFileMadeInsideAVolumeBelongsToTheUserOnTheHost() throws Exception {
         Path volume = LEARNER.owns(Files.createDirectory(tmp.resolve("volume")));
 
@@ -71,6 +76,8 @@ class UserNsStageTest {
     }
 
     @Test
+    @Lesson("id-maps")
+    @DisplayName("root inside cannot read a root-only file of the host")
     void rootInsideCannotReadARootOnlyFileOfTheHost() throws Exception {
         Path volume = LEARNER.owns(Files.createDirectory(tmp.resolve("volume")));
         Path secret = Files.writeString(volume.resolve("secret"), "root's eyes only");
@@ -145,6 +152,8 @@ class UserNsStageTest {
     }
 
     @Test
+    @Lesson("switch-user")
+    @DisplayName("with a range mapped by root, --user 1000 inside is 101000 outside")
     void withARangeMappedByRootUser1000InsideIs101000Outside() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxrwxrwx"));
@@ -162,6 +171,22 @@ class UserNsStageTest {
     }
 
     @Test
+    void quietStaysQuietWhenTheContainerIsKilled() {
+        for (String signal : List.of("INT", "TERM")) {
+            try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+                running.awaitOutput("ready", START);
+                running.container(START);
+                running.signal(signal);
+                Stage.Result r = running.finish(Duration.ofSeconds(30));
+                assertEquals(128 + 9, r.exit(), r::toString);
+                assertEquals("", r.err(), () -> "nothing on stderr after SIG" + signal + ":\n" + r);
+            }
+        }
+    }
+
+    @Test
+    @Lesson("switch-user")
+    @DisplayName("killing the stage kills the container")
     void killingTheStageKillsTheContainer() {
         try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
             running.awaitOutput("ready", START);

@@ -3,6 +3,7 @@ package workbook;
 import java.time.Duration;
 import java.util.List;
 
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -16,17 +17,31 @@ class UtsPidStageTest {
     static final Duration START = Duration.ofSeconds(60);
 
     @Test
-    void theCommandIsPid1WithItsOwnHostnameAndTheHostsIsUnchanged() {
-        String host = Host.hostname();
-        Stage.Result r = STAGE.run("--hostname", "box", "--", "/bin/sh", "-c", "echo $$; hostname");
+    @Lesson("namespaces")
+    @DisplayName("the command is PID 1")
+    void theCommandIsPid1() {
+        Stage.Result r = STAGE.run("--", "/bin/sh", "-c", "echo $$");
 
         assertEquals(0, r.exit(), r::toString);
-        assertEquals(List.of("1", "box"), r.outLines());
+        assertEquals(List.of("1"), r.outLines());
+    }
+
+    @Test
+    @Lesson("hostname")
+    @DisplayName("the container has its own hostname, and the host's is unchanged")
+    void theContainerHasItsOwnHostnameAndTheHostsIsUnchanged() {
+        String host = Host.hostname();
+        Stage.Result r = STAGE.run("--hostname", "box", "--", "/bin/sh", "-c", "hostname");
+
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(List.of("box"), r.outLines());
         assertEquals(host, Host.hostname());
     }
 
     @Test
-    void theHostSeesNewNamespacesAndExecJoinsThem() {
+    @Lesson("namespaces")
+    @DisplayName("the host sees new uts, pid, ipc and mnt namespaces; net, user and cgroup stay the host's")
+    void theHostSeesNewNamespaces() {
         String host = Host.hostname();
         try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
             running.awaitOutput("ready", START);
@@ -39,6 +54,16 @@ class UtsPidStageTest {
             // util-linux's nsenter, an independent client, reads the container's hostname.
             assertEquals("seen-from-host", Host.run("nsenter", "-t", Long.toString(init), "-u", "hostname").out().strip());
             assertEquals(host, Host.hostname());
+        }
+    }
+
+    @Test
+    @Lesson("setns")
+    @DisplayName("exec runs a command in the container's namespaces")
+    void execJoinsTheContainersNamespaces() {
+        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            long init = running.child(START);
 
             Stage.Result exec = STAGE.run("exec", Long.toString(init), "--", "/bin/sh", "-c", "hostname; readlink /proc/self/ns/pid; readlink /proc/1/exe");
             assertEquals(0, exec.exit(), exec::toString);
@@ -51,6 +76,21 @@ class UtsPidStageTest {
     }
 
     @Test
+    void quietBeforeOrAfterExecSilencesTheNarration() {
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            running.awaitOutput("ready", START);
+            String init = Long.toString(running.child(START));
+            for (List<String> args : List.of(List.of("-q", "exec", init, "--", "/bin/hostname"), List.of("exec", "-q", init, "--", "/bin/hostname"))) {
+                Stage.Result exec = STAGE.run(args.toArray(String[]::new));
+                assertEquals(0, exec.exit(), exec::toString);
+                assertEquals("", exec.err(), () -> args + " narrates nothing:\n" + exec);
+            }
+        }
+    }
+
+    @Test
+    @Lesson("proc")
+    @DisplayName("ps inside lists only the container's processes")
     void psInsideListsOnlyTheContainersProcesses() {
         Stage.Result r = STAGE.run("--", "/bin/sh", "-c", "ps -o pid,args; true");
 
@@ -61,6 +101,8 @@ class UtsPidStageTest {
     }
 
     @Test
+    @Lesson("namespaces")
+    @DisplayName("PID 1 ignores the signals it has no handler for")
     void pid1IgnoresSignalsItHasNoHandlerFor() {
         // On the host this shell would die of its own SIGTERM; as PID 1 it does not.
         assertEquals("still here", STAGE.run("--", "/bin/sh", "-c", "kill -TERM 1; echo still here").out().strip());
@@ -68,6 +110,8 @@ class UtsPidStageTest {
     }
 
     @Test
+    @Lesson("namespaces")
+    @DisplayName("orphans are adopted by PID 1")
     void orphansAreAdoptedByPid1() {
         // The subshell starts sleep and exits at once: sleep is an orphan.
         Stage.Result r = STAGE.run("--", "/bin/sh", "-c", "(sleep 5 &); sleep 0.5; ps -o ppid,args; true");
@@ -112,6 +156,8 @@ class UtsPidStageTest {
     }
 
     @Test
+    @Lesson("hostname")
+    @DisplayName("two containers run at once, each with its own hostname")
     void twoContainersRunAtOnceEachWithItsOwnNamespaces() {
         try (Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
              Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +25,8 @@ class VethBridgeStageTest {
     Path tmp;
 
     @Test
+    @Lesson("connect")
+    @DisplayName("containers on the bridge reach each other, the gateway and the host")
     void containersOnTheBridgeReachEachOtherTheGatewayAndTheHost() {
         try (NetworkLab lab = NetworkLab.create()) {
             Stage stage = lab.stage(STAGE);
@@ -58,6 +61,8 @@ class VethBridgeStageTest {
     }
 
     @Test
+    @Lesson("nat")
+    @DisplayName("through NAT, the outside sees the host's address")
     void throughNatTheOutsideSeesTheHostsAddress() {
         try (NetworkLab lab = NetworkLab.create(); Stage.Running listener = lab.listenOutside(7777)) {
             listener.awaitOutput("listening", START);
@@ -72,6 +77,8 @@ class VethBridgeStageTest {
     }
 
     @Test
+    @Lesson("connect")
+    @DisplayName("inside, eth0 has the address and the default route goes via the gateway")
     void withoutIpTheStagePicksAFreeAddressAndPrintsTheTopology() {
         try (NetworkLab lab = NetworkLab.create()) {
             Stage.Result r = lab.stage(STAGE).run("--", "/bin/sh", "-c", "ip -o -4 addr show eth0; ip route");

@@ -1,0 +1,221 @@
+package workbook;
+
+import java.io.IOException;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.*;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Workshop mode, as an attendee meets it: scripts/exercise makes a skeleton that runs up to
+ * its first TODO; scripts/check fails it on exactly the missing lessons, passes the reference,
+ * scores a lesson as soon as it is written, and catches a wrong solution.
+ */
+@RootOnly
+@ExtendWith(NothingLeftBehind.class)
+class WorkshopTest {
+    static final Duration CHECK_LIMIT = Duration.ofMinutes(15);
+
+    @TempDir
+    Path work;
+
+    static Stream<String> stagesWithLessons() throws IOException {
+        return StageFolderTest.stages().filter(s -> !lessons(s).isEmpty());
+    }
+
+    @ParameterizedTest
+    @MethodSource("stagesWithLessons")
+    void theSkeletonRunsUpToItsFirstTodo(String stage) throws IOException {
+        Path copy = exercise(stage);
+
+        Stage.Result r;
+        try (NetworkLab lab = NetworkLab.create()) { // stages 05 and 06 set up a bridge before their first TODO
+            r = lab.onHost("jbang", copy.resolve("Main.java").toString(), "--", "/bin/true");
+        }
+        assertEquals(125, r.exit(), r::toString);
+        String todo = lessons(stage).stream().filter(l -> r.err().contains(stage + ": lesson " + l + ": write ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no lesson's TODO stopped the skeleton:\n" + r));
+        assertTrue(r.err().contains("] TODO(" + todo + "): "), () -> "the TODO is narrated:\n" + r);
+        assertFalse(r.err().contains("Exception"), r::toString);
+    }
+
+    @ParameterizedTest
+    @MethodSource("stagesWithLessons")
+    void checkFailsTheSkeletonOnExactlyItsLessons(String stage) throws IOException {
+        Scoreboard board = check(stage, exercise(stage));
+
+        assertEquals(1, board.exit(), board::toString);
+        for (String lesson : lessons(stage))
+            assertEquals(requirements(stage, lesson).size(), board.failed(lesson), () -> lesson + ", every requirement failed:\n" + board);
+        assertEquals(0, board.passed(), board::toString);
+        assertTrue(board.text().contains("Still to do: " + String.join(", ", lessons(stage)) + "."), board::toString);
+    }
+
+    /** The book's "Your turn" shows this scoreboard: refresh it with -Dtranscripts.update=true. */
+    @ParameterizedTest
+    @MethodSource("stagesWithLessons")
+    void checkPassesTheFinishedStageWithTheScoreboardTheBookShows(String stage) throws IOException {
+        solution(stage);
+        Stage.Result r = Host.run(Stage.WORKBOOK, CHECK_LIMIT, List.of("env", "WORKBOOK_WORK=" + work, "scripts/check", stage.substring(0, 2)));
+        Scoreboard board = new Scoreboard(r.exit(), r.out() + r.err());
+
+        assertEquals(0, board.exit(), board::toString);
+        assertEquals(0, board.failedInAll(), board::toString);
+        assertTrue(board.text().contains("every requirement met"), board::toString);
+        Path shown = Stage.WORKBOOK.resolve("docs/scoreboards").resolve(stage + ".txt");
+        String session = "$ sudo scripts/check " + stage.substring(0, 2) + "\n" + board.text();
+        if (TranscriptTest.UPDATE) Files.writeString(shown, session);
+        assertEquals(Files.readString(shown), session, shown + " is out of date");
+    }
+
+    @ParameterizedTest
+    @MethodSource("stagesWithLessons")
+    void aLessonWrittenScoresItsRequirementsAndNoOthers(String stage) throws IOException {
+        String first = lessons(stage).get(0);
+        Path copy = exercise(stage);
+        lessonsTool("restore", Stage.WORKBOOK.resolve("stages").resolve(stage).toString(), copy.toString(), first);
+
+        Scoreboard board = check(stage, copy);
+        assertEquals(1, board.exit(), board::toString);
+        for (String lesson : lessons(stage)) {
+            int expected = requirements(stage, lesson).size();
+            if (lesson.equals(first)) assertEquals(expected, board.passed(lesson), () -> lesson + " passes:\n" + board);
+            else assertEquals(expected, board.failed(lesson), () -> lesson + " still fails:\n" + board);
+        }
+    }
+
+    @Test
+    void aContainerWithoutItsOwnPidNamespaceFailsTheNamespacesLesson() throws IOException {
+        Path copy = solution("02-uts-pid");
+        replace(copy.resolve("Parent.java"), "CLONE_NEWUTS | CLONE_NEWPID | ", "CLONE_NEWUTS | ");
+
+        Scoreboard board = check("02-uts-pid", copy);
+        assertEquals(1, board.exit(), board::toString);
+        assertTrue(board.text().contains("\u2717 0/1  the command is PID 1"), board::toString);
+        assertEquals(0, board.failed("hostname") + board.failed("proc") + board.failed("setns"), board::toString);
+    }
+
+    @Test
+    void chrootInsteadOfPivotRootFailsThePivotRootLesson() throws IOException {
+        Path copy = solution("03-mount-bind");
+        replace(copy.resolve("Mounts.java"), """
+                        check("pivot_root(\\".\\", \\".\\")", () -> LIBC.pivot_root(".", "."), PIVOT_ROOT_HINT);
+                        check("umount2(\\".\\", MNT_DETACH)", () -> LIBC.umount2(".", MNT_DETACH), "");
+                """, """
+                        check("chroot(\\".\\")", () -> LIBC.chroot("."), "");
+                """);
+
+        Scoreboard board = check("03-mount-bind", copy);
+        assertEquals(1, board.exit(), board::toString);
+        assertTrue(board.text().contains("\u2717 0/1  stage 01's escape no longer reaches the host"), board::toString);
+        assertEquals(0, board.failed("private") + board.failed("volume"), board::toString);
+    }
+
+    @Test
+    void exerciseNeverOverwritesALearnersWork() throws IOException {
+        Path copy = exercise("02-uts-pid");
+        Files.writeString(copy.resolve("Parent.java"), "// mine\n", java.nio.file.StandardOpenOption.APPEND);
+
+        Stage.Result again = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), List.of("env", "WORKBOOK_WORK=" + work, "scripts/exercise", "02"));
+        assertEquals(2, again.exit(), again::toString);
+        assertTrue(again.err().contains("--reset"), again::toString);
+        assertTrue(Files.readString(copy.resolve("Parent.java")).endsWith("// mine\n"), "the learner's file is untouched");
+
+        Stage.Result reset = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), List.of("env", "WORKBOOK_WORK=" + work, "scripts/exercise", "02", "--reset"));
+        assertEquals(0, reset.exit(), reset::toString);
+        try (Stream<Path> old = Files.list(work.resolve("old"))) {
+            Path kept = old.findFirst().orElseThrow();
+            assertTrue(Files.readString(kept.resolve("Parent.java")).endsWith("// mine\n"), "--reset keeps the old copy aside");
+        }
+        assertFalse(Files.readString(copy.resolve("Parent.java")).endsWith("// mine\n"), "a fresh copy");
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    Path exercise(String stage) {
+        Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), List.of("env", "WORKBOOK_WORK=" + work, "scripts/exercise", stage.substring(0, 2)));
+        assertEquals(0, r.exit(), r::toString);
+        return work.resolve(stage);
+    }
+
+    Path solution(String stage) {
+        Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), List.of("env", "WORKBOOK_WORK=" + work, "scripts/exercise", stage.substring(0, 2), "--solution"));
+        assertEquals(0, r.exit(), r::toString);
+        return work.resolve(stage);
+    }
+
+    static Scoreboard check(String stage, Path dir) {
+        Stage.Result r = Host.run(Stage.WORKBOOK, CHECK_LIMIT, List.of("scripts/check", stage.substring(0, 2), dir.toString()));
+        return new Scoreboard(r.exit(), r.out() + r.err());
+    }
+
+    /** The lessons of a stage, in the order a run meets them. */
+    static List<String> lessons(String stage) {
+        Stage.Result r = lessonsTool("list", Stage.WORKBOOK.resolve("stages").resolve(stage).toString());
+        return r.outLines().stream().map(l -> l.split("\t")[0]).toList();
+    }
+
+    static Stage.Result lessonsTool(String... args) {
+        List<String> command = new ArrayList<>(List.of("java", "scripts/Lessons.java"));
+        command.addAll(List.of(args));
+        Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), command);
+        assertEquals(0, r.exit(), r::toString);
+        return r;
+    }
+
+    /** The tests that prove a lesson. */
+    static List<Method> requirements(String stage, String lesson) {
+        return Arrays.stream(Grader.TESTS.get(stage).getDeclaredMethods())
+                .filter(m -> m.isAnnotationPresent(Lesson.class) && Lesson.Routing.lessonOf(m).equals(lesson)).toList();
+    }
+
+    static void replace(Path file, String from, String to) throws IOException {
+        String text = Files.readString(file);
+        assertTrue(text.contains(from), () -> file + " holds " + from);
+        Files.writeString(file, text.replace(from, to));
+    }
+
+    /** What scripts/check printed: a block per lesson ("name: title (File.java)"), a line per requirement. */
+    record Scoreboard(int exit, String text) {
+        int passed(String lesson) {
+            return (int) linesOf(lesson).filter(l -> l.startsWith("  \u2713")).count();
+        }
+
+        int failed(String lesson) {
+            return (int) linesOf(lesson).filter(l -> l.startsWith("  \u2717")).count();
+        }
+
+        int passed() {
+            return (int) text.lines().filter(l -> l.startsWith("  \u2713")).count();
+        }
+
+        int failedInAll() {
+            return (int) text.lines().filter(l -> l.startsWith("  \u2717")).count();
+        }
+
+        Stream<String> linesOf(String lesson) {
+            List<String> lines = text.lines().toList();
+            int start = -1;
+            for (int i = 0; i < lines.size(); i++) if (lines.get(i).startsWith(lesson + ": ")) start = i + 1;
+            if (start < 0) throw new AssertionError("no lesson " + lesson + " on the scoreboard:\n" + text);
+            int end = start;
+            while (end < lines.size() && !lines.get(end).isEmpty()) end++;
+            return lines.subList(start, end).stream();
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exit + "\n" + text;
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package container;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+import static container.LibC.*;
+import static container.Narration.*;
+
+/** The container's init, as the parent sees it: waiting on the start pipe until released. */
+final class Container {
+    final int pid;
+    final int startPipe;
+    final CompletableFuture<Integer> exit;
+
+    Container(int pid, int startPipe, CompletableFuture<Integer> exit) {
+        this.pid = pid;
+        this.startPipe = startPipe;
+        this.exit = exit;
+    }
+
+    /** One byte down the pipe tells init that the host side is ready. */
+    void release() {
+        check("write(" + startPipe + ", \"go\", 1)", () -> LIBC.write(startPipe, new byte[]{'g'}, 1), "");
+        LIBC.close(startPipe);
+    }
+
+    int awaitExit() throws InterruptedException {
+        try {
+            return exit.get();
+        } catch (ExecutionException e) {
+            throw (RuntimeException) e.getCause();
+        }
+    }
+}
