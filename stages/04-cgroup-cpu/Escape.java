@@ -24,8 +24,9 @@ final class Escape {
         check("mkdir(\"breakout\", 0755)", () -> LIBC.mkdir("breakout", 0755), "");
         check("chroot(\"breakout\")", () -> LIBC.chroot("breakout"), "");
         int depth = 64;
-        for (int i = 0; i < depth; i++) LIBC.chdir("..");
-        narrate("chdir(\"..\") x " + depth + " = 0");
+        int failed = 0;
+        for (int i = 0; i < depth; i++) if (LIBC.chdir("..") != 0) failed++;
+        narrate("chdir(\"..\") x " + depth + (failed == 0 ? " = 0 each time" : ": " + failed + " of them = -1"));
         check("chroot(\".\")", () -> LIBC.chroot("."), "");
         narrate(rootIdentity().equals(HOST_ROOT) ? "escaped: \"/\" is the host's root directory again"
                 : "still inside: \"/\" is the container's root, the host's is unreachable");

@@ -43,7 +43,8 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
     // lesson::v1-files[] The cgroup v1 files that hold the limits
     //   What: a map from "controller/file" to the value to write there: with --cpus, cpu.cfs_period_us
     //     (PERIOD_US) and cpu.cfs_quota_us (quotaMicros()); with --cpu-shares, cpu.shares; with --memory,
-    //     memory.limit_in_bytes; with --pids-limit, pids.max. A null limit writes nothing.
+    //     memory.limit_in_bytes and memory.memsw.limit_in_bytes (no swap); with --pids-limit, pids.max.
+    //     A null limit writes nothing.
     //   Read: the kernel's Documentation/scheduler/sched-bwc.rst, admin-guide/cgroup-v1/memory.rst and pids.rst
     //   Trap: the quota is CPU time per period, summed over all CPUs: 1.5 CPUs is 150000 per 100000.
     /** cgroup v1: a hierarchy per controller, each knob a file in the group's directory there. */
@@ -54,7 +55,11 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
             files.put("cpu/cpu.cfs_quota_us", Long.toString(limits.quotaMicros()));
         }
         if (limits.cpuShares() != null) files.put("cpu/cpu.shares", Long.toString(limits.cpuShares()));
-        if (limits.memoryBytes() != null) files.put("memory/memory.limit_in_bytes", Long.toString(limits.memoryBytes()));
+        if (limits.memoryBytes() != null) {
+            files.put("memory/memory.limit_in_bytes", Long.toString(limits.memoryBytes()));
+            // memory plus swap, the same: no swap, as v2's memory.swap.max 0 says (once the memory limit is set)
+            files.put("memory/memory.memsw.limit_in_bytes", Long.toString(limits.memoryBytes()));
+        }
         if (limits.pids() != null) files.put("pids/pids.max", Long.toString(limits.pids()));
         return files;
     }
@@ -77,7 +82,7 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
         return files;
     }
 
-    /** v1's shares (2 to 262144, default 1024) onto v2's weight (1 to 10000, default 100), as runc maps them. */
+    /** v1's shares (2 to 262144, default 1024) onto v2's weight (1 to 10000, default 100), as runc before 1.3.2 maps them. */
     static long weightOf(long shares) {
         return 1 + ((shares - 2) * 9999) / 262_142;
     }

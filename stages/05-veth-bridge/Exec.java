@@ -1,25 +1,24 @@
 package container;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 
-import jnr.ffi.Memory;
-import jnr.ffi.Runtime;
-import jnr.ffi.byref.IntByReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import static container.Cgroup.*;
 import static container.Checks.*;
 import static container.Init.*;
+import static container.KernelFiles.*;
 import static container.LibC.*;
 import static container.Namespaces.*;
 import static container.Narration.*;
@@ -47,23 +46,7 @@ class Exec implements Callable<Integer> {
         narrating = !(quiet || stage.quiet);
         requireRoot();
         requireContainer(pid);
-        List<String> argv = command.isEmpty() ? List.of("/bin/sh") : command;
-        CompletableFuture<Integer> child = new CompletableFuture<>();
-        Thread joiner = new Thread(() -> {
-            try {
-                child.complete(joinAndSpawn(pid, argv));
-            } catch (RuntimeException e) {
-                child.completeExceptionally(e);
-            }
-        }, "setns");
-        joiner.start();
-        try {
-            int spawned = child.get();
-            forwardSignals(spawned);
-            return waitForExit(spawned);
-        } catch (ExecutionException e) {
-            throw (RuntimeException) e.getCause();
-        }
+        return enter(pid, command.isEmpty() ? List.of("/bin/sh") : command);
     }
 
     static void requireContainer(int pid) {
@@ -77,49 +60,58 @@ class Exec implements Callable<Integer> {
 
     // tag::setns[]
     /**
-     * setns(2) moves the calling thread into the namespace an open /proc/PID/ns file names.
-     * Joining a PID namespace changes only where this thread's *children* go, never its own
-     * PID. Joining a mount namespace is refused (EINVAL) while the thread shares its root and
-     * working directory with the other threads, hence unshare(CLONE_FS) first. Then the root
-     * directory is set from the container's own /proc/PID/root, as nsenter --root does.
+     * The new process must start inside the container's cgroup as well as in its namespaces, or
+     * it escapes the limits (docker exec never lets it). A process joins a group whole, by
+     * writing its PID to cgroup.procs before it starts anything, and cgroup v2 takes no single
+     * thread: a JVM could only put itself in, every one of its threads counting against
+     * --pids-limit. So exec hands over to single-threaded programs, as runc does with its nsexec
+     * (written in C for the same reason): a shell on the host joins the container's groups and
+     * becomes nsenter, which joins the namespaces with setns(2) (as stage 02 does by hand),
+     * takes the container's root and working directory from /proc/PID, and runs the command as
+     * its child, since joining a PID namespace places only children in it.
      */
-    static int joinAndSpawn(int pid, List<String> argv) {
-        Memory.allocateDirect(Runtime.getRuntime(LIBC), 16); // starts jnr-ffi's thread now, before setns(pid)
-        joinNamespaces(pid);
-        String program = resolveInside(argv.get(0));
-        IntByReference child = new IntByReference();
-        narrate("posix_spawn(\"" + program + "\", " + argv + ")");
-        int error = LIBC.posix_spawn(child, program, null, null, nullTerminated(argv), nullTerminated(containerEnvironment(namespaceHostname())));
-        if (error != 0) throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));
-        return child.getValue();
+    static int enter(int pid, List<String> argv) throws IOException, InterruptedException {
+        List<String> nsenter = new ArrayList<>(List.of("nsenter", "--target", Integer.toString(pid),
+                "--uts", "--ipc", "--net", "--pid", "--mount", "--root", "--wd", "--"));
+        nsenter.addAll(argv);
+        String join = joinGroups(groupsOf(pid));
+        narrate(String.join(" ", nsenter));
+        List<String> shell = new ArrayList<>(List.of("/bin/sh", "-c", join + "exec \"$@\"", "exec"));
+        shell.addAll(nsenter);
+        ProcessBuilder builder = new ProcessBuilder(shell).inheritIO();
+        Map<String, String> environment = builder.environment();
+        environment.clear();
+        containerEnvironment(null).forEach(v -> environment.put(v.substring(0, v.indexOf('=')), v.substring(v.indexOf('=') + 1)));
+        Process process = builder.start();
+        forwardSignals((int) process.pid());
+        return process.waitFor();
     }
     // end::setns[]
 
-    // tag::setns[]
-    static void joinNamespaces(int pid) {
-        int root = open("/proc/" + pid + "/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        Map<String, Integer> files = new LinkedHashMap<>();
-        for (String kind : List.of("ipc", "uts", "net", "pid", "mnt")) files.put(kind, open("/proc/" + pid + "/ns/" + kind, O_RDONLY | O_CLOEXEC));
-        check("unshare(CLONE_FS)", () -> LIBC.unshare(CLONE_FS), "");
-        files.forEach((kind, fd) -> check("setns(" + fd + " /* " + kind + " */, 0)", () -> LIBC.setns(fd, 0), ""));
-        check("fchdir(" + root + " /* the container's root */)", () -> LIBC.fchdir(root), "");
-        check("chroot(\".\")", () -> LIBC.chroot("."), "");
-        check("chdir(\"/\")", () -> LIBC.chdir("/"), "");
-        files.values().forEach(LIBC::close);
-        LIBC.close(root);
-    }
-    // end::setns[]
-
-    static int open(String path, int flags) {
-        return check("open(\"" + path + "\")", () -> LIBC.open(path, flags), "");
+    /**
+     * The groups the stage made for the container, as /proc/PID/cgroup names them (one line per
+     * v1 hierarchy, "0::PATH" for v2): the cgroup.procs files exec must write its PID to.
+     */
+    static List<Path> groupsOf(int pid) {
+        Map<String, Path> v1 = cgroupMounts("cgroup");
+        Path v2 = cgroupMounts("cgroup2").get("");
+        Set<Path> procs = new LinkedHashSet<>();
+        for (String line : read(Path.of("/proc/" + pid + "/cgroup")).lines().toList()) {
+            String[] fields = line.split(":", 3); // ID:CONTROLLERS:PATH
+            if (!fields[2].contains("/" + WORKBOOK_GROUP + "/")) continue; // not one of the stage's groups
+            Path mount = fields[1].isEmpty() ? v2 : v1.get(fields[1].split(",")[0]);
+            if (mount != null) procs.add(mount.resolve(fields[2].substring(1)).resolve("cgroup.procs"));
+        }
+        return List.copyOf(procs);
     }
 
-    /** The hostname of the UTS namespace this thread is in now. */
-    static String namespaceHostname() {
-        byte[] name = new byte[HOST_NAME_MAX + 1];
-        LIBC.gethostname(name, name.length);
-        int end = 0;
-        while (end < name.length && name[end] != 0) end++;
-        return new String(name, 0, end);
+    /** The shell's first words: put itself in each group, or stop there with the stage's status. */
+    static String joinGroups(List<Path> groups) {
+        StringBuilder join = new StringBuilder();
+        for (Path procs : groups) {
+            narrate("echo $$ > " + procs);
+            join.append("echo $$ > ").append(procs).append(" || exit 125; ");
+        }
+        return join.toString();
     }
 }

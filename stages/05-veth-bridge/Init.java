@@ -65,8 +65,8 @@ final class Init {
     }
 
     static List<String> containerEnvironment(String hostname) {
-        List<String> env = new ArrayList<>(List.of("PATH=" + String.join(":", INSIDE_PATH), "HOME=/root",
-                "HOSTNAME=" + hostname, "PS1=[05-veth-bridge] \\h:\\w # "));
+        List<String> env = new ArrayList<>(List.of("PATH=" + String.join(":", INSIDE_PATH), "HOME=/root", "PS1=[05-veth-bridge] \\h:\\w # "));
+        if (hostname != null) env.add("HOSTNAME=" + hostname);
         String term = System.getenv("TERM");
         if (term != null) env.add("TERM=" + term);
         return env;

@@ -81,7 +81,8 @@ final class Cgroup {
         (version == 1 ? v1Files(limits) : v2Files(limits)).forEach((file, value) -> {
             String[] controllerAndName = file.split("/");
             Path target = groups.get(controllerAndName[0]).resolve(controllerAndName[1]);
-            if (controllerAndName[1].equals("memory.swap.max") && !Files.exists(target)) return; // no swap accounting
+            if (controllerAndName[1].matches("memory\\.(swap\\.max|memsw\\.limit_in_bytes)") && !Files.exists(target))
+                return; // the kernel does not account swap here
             write(target, value);
         });
     }

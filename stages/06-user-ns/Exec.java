@@ -4,8 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -13,7 +15,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import static container.Cgroup.*;
 import static container.Init.*;
+import static container.KernelFiles.*;
 import static container.LibC.*;
 import static container.Namespaces.*;
 import static container.Narration.*;
@@ -61,7 +65,9 @@ class Exec implements Callable<Integer> {
      * container's root and working directory from /proc/PID, becomes uid 0 inside, and runs
      * the command in a child, since joining a PID namespace places only children in it. An
      * ordinary user's uid already is 0 inside, and the setgroups(2) that nsenter would make on
-     * the way is denied there: --preserve-credentials keeps them as they are.
+     * the way is denied there: --preserve-credentials keeps them as they are. Before nsenter, a
+     * shell puts itself into the container's cgroups, as in stage 04, so that the command starts
+     * under the container's limits.
      */
     static int enter(int pid, List<String> argv) throws IOException, InterruptedException {
         List<String> nsenter = new ArrayList<>(List.of("nsenter", "--target", Integer.toString(pid),
@@ -69,8 +75,11 @@ class Exec implements Callable<Integer> {
         if (LIBC.geteuid() != 0) nsenter.add("--preserve-credentials");
         nsenter.add("--");
         nsenter.addAll(argv);
+        String join = joinGroups(groupsOf(pid));
         narrate(String.join(" ", nsenter));
-        ProcessBuilder builder = new ProcessBuilder(nsenter).inheritIO();
+        List<String> shell = new ArrayList<>(List.of("/bin/sh", "-c", join + "exec \"$@\"", "exec"));
+        shell.addAll(nsenter);
+        ProcessBuilder builder = new ProcessBuilder(shell).inheritIO();
         Map<String, String> environment = builder.environment();
         environment.clear();
         containerEnvironment(null).forEach(v -> environment.put(v.substring(0, v.indexOf('=')), v.substring(v.indexOf('=') + 1)));
@@ -79,4 +88,31 @@ class Exec implements Callable<Integer> {
         return process.waitFor();
     }
     // end::setns[]
+
+    /**
+     * The groups the stage made for the container, as /proc/PID/cgroup names them (one line per
+     * v1 hierarchy, "0::PATH" for v2): the cgroup.procs files exec must write its PID to.
+     */
+    static List<Path> groupsOf(int pid) {
+        Map<String, Path> v1 = cgroupMounts("cgroup");
+        Path v2 = cgroupMounts("cgroup2").get("");
+        Set<Path> procs = new LinkedHashSet<>();
+        for (String line : read(Path.of("/proc/" + pid + "/cgroup")).lines().toList()) {
+            String[] fields = line.split(":", 3); // ID:CONTROLLERS:PATH
+            if (!fields[2].contains("/" + WORKBOOK_GROUP + "/")) continue; // not one of the stage's groups
+            Path mount = fields[1].isEmpty() ? v2 : v1.get(fields[1].split(",")[0]);
+            if (mount != null) procs.add(mount.resolve(fields[2].substring(1)).resolve("cgroup.procs"));
+        }
+        return List.copyOf(procs);
+    }
+
+    /** The shell's first words: put itself in each group, or stop there with the stage's status. */
+    static String joinGroups(List<Path> groups) {
+        StringBuilder join = new StringBuilder();
+        for (Path procs : groups) {
+            narrate("echo $$ > " + procs);
+            join.append("echo $$ > ").append(procs).append(" || exit 125; ");
+        }
+        return join.toString();
+    }
 }

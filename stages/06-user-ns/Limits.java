@@ -48,7 +48,11 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
             files.put("cpu/cpu.cfs_quota_us", Long.toString(limits.quotaMicros()));
         }
         if (limits.cpuShares() != null) files.put("cpu/cpu.shares", Long.toString(limits.cpuShares()));
-        if (limits.memoryBytes() != null) files.put("memory/memory.limit_in_bytes", Long.toString(limits.memoryBytes()));
+        if (limits.memoryBytes() != null) {
+            files.put("memory/memory.limit_in_bytes", Long.toString(limits.memoryBytes()));
+            // memory plus swap, the same: no swap, as v2's memory.swap.max 0 says (once the memory limit is set)
+            files.put("memory/memory.memsw.limit_in_bytes", Long.toString(limits.memoryBytes()));
+        }
         if (limits.pids() != null) files.put("pids/pids.max", Long.toString(limits.pids()));
         return files;
     }
@@ -66,7 +70,7 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
         return files;
     }
 
-    /** v1's shares (2 to 262144, default 1024) onto v2's weight (1 to 10000, default 100), as runc maps them. */
+    /** v1's shares (2 to 262144, default 1024) onto v2's weight (1 to 10000, default 100), as runc before 1.3.2 maps them. */
     static long weightOf(long shares) {
         return 1 + ((shares - 2) * 9999) / 262_142;
     }

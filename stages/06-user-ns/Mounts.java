@@ -12,10 +12,11 @@ final class Mounts {
     // tag::mount-proc[]
     /**
      * A proc filesystem shows the PID namespace of the process that mounts it: ours. In a user
-     * namespace the kernel allows a new proc only where a proc the namespace can already see
-     * entirely is mounted too (else the new one could uncover what the host hid by mounting
-     * over parts of it). So proc goes up inside the new root *before* pivot_root, while the
-     * host's /proc is still in sight; after the switch it would be EPERM.
+     * namespace the kernel allows a new proc only if a fully visible proc (nothing of it hidden
+     * under other mounts) is already mounted somewhere in the caller's mount namespace (else the
+     * new one could uncover what the host hid by mounting over parts of it). So proc goes up
+     * inside the new root *before* pivot_root, while the host's /proc is still in this mount
+     * namespace; after the switch and the detach of the old root it would be EPERM.
      */
     static void mountProc(Path root) {
         String target = root + "/proc";

@@ -49,9 +49,11 @@ final class UserNamespace {
     // tag::einval[]
     /**
      * The earlier stages call unshare(2) from a thread of the JVM. For a user namespace the
-     * kernel refuses that with EINVAL: a process with more than one thread may not change its
-     * user namespace, since its threads share memory but would no longer share credentials.
-     * A JVM always has a dozen threads. Tried here anyway, on a thread of its own, to see it.
+     * kernel refuses that with EINVAL: each thread has credentials of its own, but all threads
+     * of a process must be in the same user namespace, so a process with more than one thread
+     * may not change it. The caller must not share its root and working directory with another
+     * process either; CLONE_NEWUSER implies CLONE_FS, which gives it a copy of its own. A JVM
+     * always has a dozen threads. Tried here anyway, on a thread of its own, to see it.
      */
     static void showThatTheJvmCannotCreateAUserNamespace() throws InterruptedException {
         Thread attempt = new Thread(() -> {

@@ -8,8 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Figures a test measured, written as an AsciiDoc table to target/measured/NAME.adoc, which the
- * book includes: the chapters show what this very build measured, not numbers typed in by hand.
+ * Figures a test measured, written as an AsciiDoc table to target/measured/NAME.adoc; with
+ * -Dtranscripts.update=true also to docs/measured/NAME.adoc, the copy the book shows and the
+ * repository keeps. The chapters show what a real run measured, not numbers typed in by hand.
  */
 public final class Measured {
     private final String name;
@@ -33,9 +34,11 @@ public final class Measured {
         rows.forEach(row -> table.append(cells(row)).append('\n'));
         table.append("|===\n");
         try {
-            Path file = Stage.WORKBOOK.resolve("target/measured").resolve(name + ".adoc");
-            Files.createDirectories(file.getParent());
-            Files.writeString(file, table);
+            for (String dir : TranscriptTest.UPDATE ? List.of("target/measured", "docs/measured") : List.of("target/measured")) {
+                Path file = Stage.WORKBOOK.resolve(dir).resolve(name + ".adoc");
+                Files.createDirectories(file.getParent());
+                Files.writeString(file, table);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
