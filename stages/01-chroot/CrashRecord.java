@@ -18,6 +18,8 @@ final class CrashRecord {
      * signal in the child. So the stage writes the command's PID and start time down in
      * /run/workbook/01-chroot.PID, and the next run (or scripts/reset) stops a recorded command
      * whose stage is gone. The start time tells it from a new process that got the same PID.
+     * (The record follows the spawn by a few milliseconds: a stage killed within them leaves
+     * its command unrecorded.)
      */
     static final Path RECORDS = Path.of("/run/workbook");
 

@@ -143,6 +143,11 @@ class ChrootStageTest {
         try (Stage.Running running = STAGE.start(args)) {
             running.awaitOutput("ready", Duration.ofSeconds(60));
             long command = running.child(Duration.ofSeconds(10));
+            // Killed once it has written its command down: the record follows the spawn by a few
+            // milliseconds, which a test that kills as soon as the command speaks can beat.
+            Path record = Path.of("/run/workbook/01-chroot." + running.pid());
+            for (int i = 0; i < 200 && !Files.exists(record); i++) Host.pause(50);
+            assertTrue(Files.exists(record), "the stage records its command in " + record);
             running.signal("KILL");
             running.finish(Duration.ofSeconds(30));
             assertTrue(ProcessHandle.of(command).isPresent(), "the command outlived its stage");
