@@ -208,6 +208,11 @@ class UserNsStageTest {
     }
 
     @Test
+    void execIntoAProcessThatIsNotTheLearnersIsAClearError() {
+        assertStageFailed(STAGE.as(LEARNER).run("exec", "1", "--", "/bin/true"), "06-user-ns", "process 1 is not yours");
+    }
+
+    @Test
     void badMapsAreClearErrorsAndCreateNothing() {
         assertStageFailed(STAGE.run("--uid-map", "0:100000", "--", "/bin/true"), "06-user-ns", "expected CONTAINER:HOST:COUNT");
         assertStageFailed(STAGE.run("--uid-map", "0:100000:0", "--", "/bin/true"), "06-user-ns", "COUNT must be at least 1");
