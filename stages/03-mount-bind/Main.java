@@ -83,19 +83,17 @@ public class Main implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Don't narrate the system calls.")
     boolean quiet;
 
-    @Option(names = "--init", hidden = true, description = "Internal: run as the container's init.")
-    boolean init;
 
     @Parameters(paramLabel = "COMMAND", description = "Command and arguments to run inside (default: /bin/sh).")
     List<String> command = new ArrayList<>();
 
-    static String[] commandLine; // as given: init gets the same, plus --init
+    static List<String> forInit; // what init is told of the options: see settingsForInit
 
     /** The host's "/" as device and inode, read when init starts, before any mount. */
     static final Map<String, Object> HOST_ROOT = rootIdentity();
 
     public static void main(String[] args) {
-        commandLine = args;
+        if (args.length > 0 && args[0].equals("--init")) System.exit(runAsInit(args));
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
@@ -105,15 +103,56 @@ public class Main implements Callable<Integer> {
         System.exit(cli.execute(args));
     }
 
+    // tag::handover[]
+    /**
+     * What init needs of the options, already checked, as NAME=VALUE arguments before its
+     * command: init reads them back with a loop (runAsInit) instead of picocli, which looks at
+     * every option's annotations first and costs a JVM about 0.1 s to start.
+     */
+    List<String> settingsForInit() {
+        List<String> settings = new ArrayList<>(List.of("rootfs=" + rootfs, "hostname=" + hostname, "quiet=" + quiet, "escape=" + escape));
+        for (String volume : volumeSpecs) settings.add("volume=" + volume);
+        settings.add("--");
+        settings.addAll(command);
+        return settings;
+    }
+
+    /** init's start: java ... Main --init NAME=VALUE... -- COMMAND..., as the parent spawns it. */
+    static int runAsInit(String[] args) {
+        Main main = new Main();
+        int i = 1;
+        for (; !args[i].equals("--"); i++) {
+            int equals = args[i].indexOf('=');
+            main.set(args[i].substring(0, equals), args[i].substring(equals + 1));
+        }
+        main.command = List.of(args).subList(i + 1, args.length);
+        narrating = !main.quiet;
+        side = "init";
+        held = new ArrayList<>(); // silent until released, so the two sides don't talk at once
+        try {
+            return main.runInit();
+        } catch (StageFailure e) {
+            return fail(e.getMessage());
+        }
+    }
+
+    void set(String name, String value) {
+        switch (name) {
+            case "rootfs" -> rootfs = Path.of(value);
+            case "hostname" -> hostname = value;
+            case "quiet" -> quiet = Boolean.parseBoolean(value);
+            case "escape" -> escape = Boolean.parseBoolean(value);
+            case "volume" -> volumeSpecs.add(value);
+            default -> throw new IllegalArgumentException("init has no setting " + name);
+        }
+    }
+    // end::handover[]
+
     // tag::main[]
     @Override
     public Integer call() throws Exception {
         narrating = !quiet;
-        if (init) {
-            side = "init";
-            held = new ArrayList<>(); // silent until released, so the two sides don't talk at once
-            return runInit();
-        }
+        forInit = settingsForInit();
         requireRoot();
         checkHostname(hostname);
         Path root = checkRootfs(rootfs);

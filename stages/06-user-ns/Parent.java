@@ -64,16 +64,30 @@ final class Parent {
     }
     // end::start-init[]
 
-    /** The same stage, run again by the same java, as init. */
+    /** The same stage, run again by the same java with the same JVM options, as init. */
     static List<String> initCommand() {
-        List<String> cmd = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", // init lives a second: start fast
-                "-Djnr.ffi.asm.enabled=false",                 // as the parent does (see the top of Main.java)
-                "-XX:-UseDynamicNumberOfCompilerThreads",      // and start every thread up front
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--init"));
-        cmd.addAll(List.of(Main.commandLine));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "--init"));
+        cmd.addAll(Main.forInit);
         return cmd;
+    }
+
+    /**
+     * The options this JVM was started with, read back from its own command line (the kernel
+     * keeps it in /proc/self/cmdline): those at the top of Main.java, and the class-data archive
+     * the jbang launcher adds when there is one. init lives a second too, so it starts the same
+     * way. The class path is left out, to be given again.
+     */
+    static List<String> jvmOptions() {
+        String[] args = ProcessHandle.current().info().arguments().orElse(new String[0]);
+        List<String> options = new ArrayList<>();
+        for (int i = 0; i < args.length && !args[i].equals(Main.class.getName()); i++) {
+            if (args[i].equals("-cp") || args[i].equals("-classpath")) i++;
+            else options.add(args[i]);
+        }
+        return options;
     }
 
     /** posix_spawn file actions that give init the start pipe's read end as fd 3, the ready pipe's write end as fd 4. */
