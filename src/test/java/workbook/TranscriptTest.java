@@ -26,7 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * runs never touch the machine's own network. Output shows the workbook at /workbook, as in the
  * course VM; numbers of two digits or more (PIDs, inodes, uids) are masked. To refresh the
  * transcripts after a change to a stage:
- * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}.
+ * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}. The transcripts in
+ * docs/transcripts/vm/ need a cgroup v2 kernel and come from the course VM: scripts/vm-test runs
+ * them there and writes them.
  */
 @RootOnly
 @ExtendWith(NothingLeftBehind.class)
