@@ -15,8 +15,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * Takes a census of what stages can leave on a machine (mounts, cgroups, network namespaces,
- * links, the workbook's files in /tmp, stage processes) before each test, and fails the test if
+ * Takes a census of what stages and the benchmark can leave on a machine (mounts, cgroups,
+ * network namespaces, links, the workbook's files in /tmp, the container runtimes' state, stage
+ * processes) before each test, and fails the test if
  * the census differs after it. Register it with {@code @ExtendWith(NothingLeftBehind.class)}.
  */
 public final class NothingLeftBehind implements BeforeEachCallback, AfterEachCallback {
@@ -56,6 +57,8 @@ public final class NothingLeftBehind implements BeforeEachCallback, AfterEachCal
                 .filter(name -> !name.startsWith("workbook-test-user-")).collect(Collectors.toSet()));
         census.put("records of runs in /run/workbook", listNames(Path.of("/run/workbook"), ""));
         census.put("cgroups", cgroups());
+        census.put("state of podman and runc", Stream.of("/var/lib/containers", "/run/libpod", "/run/runc")
+                .filter(path -> Files.exists(Path.of(path))).collect(Collectors.toSet()));
         census.put("network namespaces", Set.copyOf(Host.run("ip", "netns", "list").outLines()));
         census.put("links", Host.run("ip", "-o", "link", "show").outLines().stream()
                 .map(l -> l.split(": ")[1].replaceAll("@.*", "")).collect(Collectors.toSet()));
@@ -71,14 +74,28 @@ public final class NothingLeftBehind implements BeforeEachCallback, AfterEachCal
         }
     }
 
-    /** Any cgroup directory whose name says it belongs to the workbook, in any hierarchy. */
+    /**
+     * Any cgroup directory whose name says it belongs to the workbook, and every top-level group
+     * of every hierarchy, whoever made it (a container runtime's parent group, say).
+     */
     private static Set<String> cgroups() {
+        Set<String> groups = new HashSet<>();
         try (Stream<Path> dirs = Files.walk(Path.of("/sys/fs/cgroup"), 3)) {
-            return dirs.filter(Files::isDirectory).filter(p -> p.getFileName().toString().startsWith("workbook"))
-                    .map(Path::toString).collect(Collectors.toSet());
+            dirs.filter(Files::isDirectory).filter(p -> p.getFileName().toString().startsWith("workbook"))
+                    .forEach(p -> groups.add(p.toString()));
         } catch (IOException | UncheckedIOException e) {
             return Set.of();
         }
+        for (String hierarchy : cgroupMounts()) groups.addAll(listNames(Path.of(hierarchy), "").stream()
+                .map(name -> hierarchy + "/" + name).filter(path -> Files.isDirectory(Path.of(path))).toList());
+        return groups;
+    }
+
+    /** Where each cgroup hierarchy is mounted (cgroup v1: one per controller; v2: one). */
+    private static List<String> cgroupMounts() {
+        // mountinfo: ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS... - TYPE SOURCE SUPER-OPTIONS
+        return Host.mountinfo().stream().filter(line -> line.split(" - ")[1].matches("cgroup2? .*"))
+                .map(line -> line.split(" ")[4]).toList();
     }
 
     /** Processes the tests started that are still alive, and any stage JVM, wherever it came from. */
