@@ -22,6 +22,12 @@ stage_java() {
   stage_archive=${jar%.jar}.jsa
 }
 
+# stage_archive_is_new: true if the stage's archive (after stage_java) is newer than its jar and
+# its JDK, the rule the jbang launcher uses to pass it to the JVM
+stage_archive_is_new() {
+  [ "$stage_archive" -nt "$stage_jar" ] && [ "$stage_archive" -nt "${stage_java%/bin/java}/lib/modules" ]
+}
+
 # quick_run_args NAME: the stage's arguments for a run that starts a container and ends
 quick_run_args() {
   case $1 in
