@@ -100,8 +100,12 @@ public final class TestUser {
         return dir;
     }
 
+    private boolean madeHome;
+
     private synchronized Path ensureHome() {
-        if (!Files.isDirectory(home)) {
+        if (!madeHome) {
+            removeHome(); // what an earlier test run, killed before its shutdown hook, left
+            madeHome = true;
             try {
                 Files.createDirectories(home);
                 own(home);
