@@ -100,12 +100,8 @@ public final class TestUser {
         return dir;
     }
 
-    private boolean madeHome;
-
     private synchronized Path ensureHome() {
-        if (!madeHome) {
-            removeHome(); // what an earlier test run, killed before its shutdown hook, left
-            madeHome = true;
+        if (!Files.isDirectory(home)) {
             try {
                 Files.createDirectories(home);
                 own(home);
