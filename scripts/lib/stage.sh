@@ -39,5 +39,5 @@ quick_run_args() {
 # needs_own_network NAME: true for the stages that build a bridge; they must run in a network
 # namespace the caller makes for them, never on this machine's network
 needs_own_network() {
-  case $1 in 05-*|06-*) return 0 ;; *) return 1 ;; esac
+  case $1 in 0[5-9]-*) return 0 ;; *) return 1 ;; esac
 }

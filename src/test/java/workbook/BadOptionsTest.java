@@ -21,7 +21,7 @@ import static workbook.Failures.assertStageFailed;
 @RootOnly
 @ExtendWith(NothingLeftBehind.class)
 class BadOptionsTest {
-    static final List<String> ALL = List.of("01-chroot", "02-uts-pid", "03-mount-bind", "04-cgroup-cpu", "05-veth-bridge", "06-user-ns");
+    static final List<String> ALL = List.of("01-chroot", "02-uts-pid", "03-mount-bind", "04-cgroup-cpu", "05-veth-bridge", "06-user-ns", "07-caps-seccomp");
 
     static Stream<Arguments> badValues() {
         List<Arguments> table = new ArrayList<>();
@@ -75,6 +75,12 @@ class BadOptionsTest {
                 bad(table, stage, "COUNT must be at least 1", "--gid-map", "0:100000:0");
                 bad(table, stage, "expected CONTAINER:HOST:COUNT", "--uid-map", "0:1000");
                 bad(table, stage, "expected UID or UID:GID", "--user", "nobody");
+            }
+            if (n >= 7) {
+                bad(table, stage, "--cap-add NET_EVERYTHING: no such capability", "--cap-add", "NET_EVERYTHING");
+                bad(table, stage, "--cap-drop CAP_: no such capability", "--cap-drop", "CAP_");
+                bad(table, stage, "this stage takes only seccomp=unconfined", "--security-opt", "seccomp=default.json");
+                bad(table, stage, "this stage takes only seccomp=unconfined", "--security-opt", "no-new-privileges");
             }
         }
         return table.stream();

@@ -39,7 +39,8 @@ public final class Grader {
             "03-mount-bind", MountBindStageTest.class,
             "04-cgroup-cpu", CgroupCpuStageTest.class,
             "05-veth-bridge", VethBridgeStageTest.class,
-            "06-user-ns", UserNsStageTest.class);
+            "06-user-ns", UserNsStageTest.class,
+            "07-caps-seccomp", CapsSeccompStageTest.class);
 
     record LessonInfo(String name, String file, String title, String trap) {
     }
