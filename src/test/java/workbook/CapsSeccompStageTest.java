@@ -163,9 +163,7 @@ class CapsSeccompStageTest {
     }
 
     @Test
-    @Lesson("seccomp-filter")
-    @DisplayName("with seccomp=unconfined and CAP_SYS_ADMIN, the same mount works")
-    void unconfinedTheMountWorks() {
+    void unconfinedTheMountWorks() { // with no filter, whether the lesson is written or not
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--", "/bin/sh", "-c",
                 "mount -t tmpfs none /mnt && echo ready; exec sleep 60")) {
             running.awaitOutput("ready", START);
