@@ -315,8 +315,8 @@ public class Main implements Callable<Integer> {
             check("prctl(PR_SET_KEEPCAPS, 0)", () -> LIBC.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "");
         }
         limitTo(keep);
+        noNewPrivileges();
         if (seccomp) install(filter(thisArch()));
-        else check("prctl(PR_SET_NO_NEW_PRIVS, 1)", () -> LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "");
     }
     // end::drop-privileges[]
 }

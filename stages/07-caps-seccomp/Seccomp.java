@@ -180,25 +180,34 @@ final class Seccomp {
         return lines;
     }
 
+    // tag::no-new-privs[]
+    /**
+     * A promise the kernel holds the process to: no execve will ever raise its privileges again
+     * (setuid and setgid bits, file capabilities are ignored), for it and all it starts. The
+     * kernel accepts a seccomp filter only from a process that has made it, or that holds
+     * CAP_SYS_ADMIN: a setuid program run under a filter it did not expect could be made to
+     * misbehave. Set with or without the filter, as Kubernetes' allowPrivilegeEscalation: false.
+     */
+    static void noNewPrivileges() {
+        check("prctl(PR_SET_NO_NEW_PRIVS, 1)", () -> LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "");
+    }
+    // end::no-new-privs[]
+
     // lesson::install-filter[] Install the filter, the last thing before execve
-    //   What: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); then the program in native memory (8
-    //     bytes an instruction: u16 code, u8 jt, u8 jf, u32 k), a struct sock_fprog (u16 length,
-    //     6 bytes of padding, a pointer to the program) and prctl(PR_SET_SECCOMP,
-    //     SECCOMP_MODE_FILTER, address of the sock_fprog, 0, 0). Each through check(...).
-    //   Read: man 2 seccomp ("SECCOMP_SET_MODE_FILTER"), man 2 prctl (PR_SET_NO_NEW_PRIVS)
-    //   Trap: without no_new_privs the kernel refuses a filter to a process without
-    //     CAP_SYS_ADMIN (EACCES): a filtered setuid program could be fooled into misbehaving.
+    //   What: the program in native memory (8 bytes an instruction: u16 code, u8 jt, u8 jf,
+    //     u32 k), a struct sock_fprog (u16 length, 6 bytes of padding, a pointer to the program)
+    //     and prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, address of the sock_fprog, 0, 0),
+    //     through check(...).
+    //   Read: man 2 seccomp ("SECCOMP_SET_MODE_FILTER"), man 2 prctl (PR_SET_SECCOMP)
+    //   Trap: it must come after noNewPrivileges(): without no_new_privs the kernel refuses a
+    //     filter to a process without CAP_SYS_ADMIN (EACCES), and init has just dropped it.
     // tag::install-filter[]
     /**
-     * The kernel accepts a filter only from a process that holds CAP_SYS_ADMIN or has promised,
-     * with no_new_privs, that no execve will ever raise its privileges again (no setuid bit, no
-     * file capabilities): a setuid program run under a filter it did not expect could be made
-     * to misbehave. The filter binds the calling thread and whatever it starts; execve keeps it,
-     * and drops the JVM's other threads, so the command runs filtered, and so do its children.
-     * There is no way to remove a filter, only to add more.
+     * Allowed because noNewPrivileges() came first. The filter binds the calling thread and
+     * whatever it starts; execve keeps it, and drops the JVM's other threads, so the command
+     * runs filtered, and so do its children. There is no way to remove a filter, only to add more.
      */
     static void install(List<Instruction> program) {
-        check("prctl(PR_SET_NO_NEW_PRIVS, 1)", () -> LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "");
         Runtime runtime = Runtime.getRuntime(LIBC);
         Pointer instructions = Memory.allocateDirect(runtime, 8 * program.size());
         for (int i = 0; i < program.size(); i++) {

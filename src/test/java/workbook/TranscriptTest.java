@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * transcripts after a change to a stage:
  * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}. The transcripts in
  * docs/transcripts/vm/ need a cgroup v2 kernel and come from the course VM: scripts/vm-test runs
- * them there and writes them.
+ * them there and checks them against these (--update writes them).
  */
 @RootOnly
 @ExtendWith(NothingLeftBehind.class)
