@@ -85,10 +85,12 @@ class TranscriptTest {
     /**
      * PIDs, inodes, file descriptors and mount IDs differ from run to run (and with the JVM's
      * thread count). A socket's descriptor is the lowest free one, which is 3 in a JVM that
-     * mapped its classes from an archive and higher in one that opened its jars instead.
+     * mapped its classes from an archive and higher in one that opened its jars instead. And the
+     * padding before a number can follow its width: strace writes "[pid  4711]" or "[pid 14711]".
      */
     static String mask(String text) {
-        return text.replaceAll("(socket\\(.*\\) = )\\d+", "$1N").replaceAll("(ioctl\\()\\d+", "$1N").replaceAll("\\d{2,}", "NN");
+        return text.replaceAll("(socket\\(.*\\) = )\\d+", "$1N").replaceAll("(ioctl\\()\\d+", "$1N")
+                .replaceAll(" +(\\d{2,})", " $1").replaceAll("\\d{2,}", "NN");
     }
 
     /** Splits a command line as a shell would, for the quoting a transcript uses ('...' and "..."). */
