@@ -40,7 +40,8 @@ public final class Grader {
             "04-cgroup-cpu", CgroupCpuStageTest.class,
             "05-veth-bridge", VethBridgeStageTest.class,
             "06-user-ns", UserNsStageTest.class,
-            "07-caps-seccomp", CapsSeccompStageTest.class);
+            "07-caps-seccomp", CapsSeccompStageTest.class,
+            "08-overlay-image", OverlayImageStageTest.class);
 
     record LessonInfo(String name, String file, String title, String trap) {
     }

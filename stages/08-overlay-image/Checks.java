@@ -1,0 +1,37 @@
+package container;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static container.Narration.*;
+
+/** What the parent checks before it creates anything: each failure says what to do. */
+final class Checks {
+    static final int HOST_NAME_MAX = 64; // <limits.h>: sethostname(2) refuses longer names with EINVAL
+
+    static void checkHostname(String name) {
+        if (name.isEmpty() || name.length() > HOST_NAME_MAX)
+            throw new StageFailure("--hostname must be 1 to " + HOST_NAME_MAX + " characters (HOST_NAME_MAX); \""
+                    + (name.length() > 20 ? name.substring(0, 20) + "..." : name) + "\" has " + name.length());
+        // The kernel takes any bytes, but a name with spaces, slashes or control characters is
+        // mangled by the shell's prompt, by DNS, by the tools that print it: refuse it here.
+        if (!name.matches("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?"))
+            throw new StageFailure("--hostname " + name.replaceAll("\\p{Cntrl}", "?") + ": use letters, digits, '-' and '.', starting and ending with a letter or digit");
+    }
+
+    static Path checkRootfs(Path dir) {
+        if (!Files.isDirectory(dir))
+            throw new StageFailure("rootfs not found: " + dir + " (run scripts/setup from the workbook root, or pass --rootfs DIR)");
+        if (dir.toAbsolutePath().normalize().getNameCount() == 0)
+            throw new StageFailure("--rootfs / is the host's own root: give a root filesystem, such as rootfs/ (scripts/setup builds it)");
+        if (!Files.isDirectory(dir.resolve("proc")))
+            throw new StageFailure("rootfs " + dir + " has no /proc directory to mount proc on (scripts/setup builds a complete one)");
+        return dir.toAbsolutePath().normalize();
+    }
+
+    static void requireNamespaces(String... kinds) {
+        for (String kind : kinds)
+            if (!Files.exists(Path.of("/proc/self/ns", kind)))
+                throw new StageFailure("this kernel has no " + kind + " namespace (/proc/self/ns/" + kind + " is missing): use the course VM");
+    }
+}
