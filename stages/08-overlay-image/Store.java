@@ -30,8 +30,11 @@ record Store(Path root) {
     static Store at(Path dir) {
         if (dir != null) return new Store(dir.toAbsolutePath().normalize());
         if (CrashRecord.UID == 0) return new Store(Path.of("/var/lib/workbook"));
-        String data = System.getenv("XDG_DATA_HOME");
-        return new Store((data != null && !data.isEmpty() ? Path.of(data) : Path.of(System.getProperty("user.home"), ".local/share")).resolve("workbook"));
+        // As the XDG base directories say; $HOME, not Java's user.home, which comes from /etc/passwd.
+        String data = System.getenv("XDG_DATA_HOME"), home = System.getenv("HOME");
+        Path share = data != null && !data.isEmpty() ? Path.of(data)
+                : Path.of(home != null && !home.isEmpty() ? home : System.getProperty("user.home"), ".local/share");
+        return new Store(share.resolve("workbook"));
     }
 
     Path layout() {

@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * root is needed.
  * Each transcript runs in a fresh NetworkLab "host" namespace, so that the networking chapter's
  * runs never touch the machine's own network. Output shows the workbook at /workbook, as in the
- * course VM; numbers of two digits or more (PIDs, inodes, uids) are masked. To refresh the
+ * course VM; numbers of two digits or more (PIDs, inodes, uids) and sha256 digests (whose
+ * layers hold the rootfs's times) are masked. To refresh the
  * transcripts after a change to a stage:
  * {@code sudo mvn test -Dtest=TranscriptTest -Dtranscripts.update=true}. The transcripts in
  * docs/transcripts/vm/ need a cgroup v2 kernel and come from the course VM: scripts/vm-test runs
@@ -55,8 +56,9 @@ class TranscriptTest {
             for (String prompt : expected.lines().filter(l -> l.startsWith("$ ")).toList())
                 actual.append(prompt).append('\n').append(run(lab, prompt.substring(2), rootless));
         }
-        // The book shows the workbook where the course VM has it.
-        String shown = actual.toString().replace(LEARNER.workbook().toString(), "/workbook").replace(Stage.WORKBOOK.toString(), "/workbook");
+        // The book shows the workbook where the course VM has it, and the learner's home as vagrant's.
+        String shown = actual.toString().replace(LEARNER.workbook().toString(), "/workbook").replace(Stage.WORKBOOK.toString(), "/workbook")
+                .replace(LEARNER.home().toString(), "/home/vagrant");
         if (UPDATE) Files.writeString(transcript, shown);
         assertEquals(mask(expected), mask(shown), transcript.getFileName() + " is out of date");
     }
@@ -89,7 +91,7 @@ class TranscriptTest {
      * padding before a number can follow its width: strace writes "[pid  4711]" or "[pid 14711]".
      */
     static String mask(String text) {
-        return text.replaceAll("(socket\\(.*\\) = )\\d+", "$1N").replaceAll("(ioctl\\()\\d+", "$1N")
+        return text.replaceAll("[0-9a-f]{64}", "HEX").replaceAll("sha256:[0-9a-f]{12}", "sha256:HEX").replaceAll("(socket\\(.*\\) = )\\d+", "$1N").replaceAll("(ioctl\\()\\d+", "$1N")
                 .replaceAll(" +(\\d{2,})", " $1").replaceAll("\\d{2,}", "NN");
     }
 
