@@ -39,10 +39,12 @@ final class Layers {
     record Packed(Image.Descriptor blob, String diffId, int entries) {
     }
 
-    /** The extended attribute that makes a directory opaque: trusted.* needs root; overlay in a user namespace reads user.*. */
-    static String opaqueAttribute(boolean rootless) {
-        return (rootless ? "user" : "trusted") + ".overlay.opaque";
-    }
+    /**
+     * The extended attribute that makes a directory opaque. overlayfs keeps its marks in
+     * trusted.* attributes, which take CAP_SYS_ADMIN in the host's user namespace; mounted in a
+     * user namespace (as init does, root's containers too) it uses user.* ones (userxattr).
+     */
+    static final String OPAQUE_ATTRIBUTE = "user.overlay.opaque";
 
     // tag::pack[]
     /** Writes DIR as a layer blob, digesting the tar and the gzip on the way. */
@@ -150,7 +152,7 @@ final class Layers {
 
         boolean isOpaque(Path dir) {
             byte[] value = new byte[1];
-            return LIBC.lgetxattr(dir.toString(), opaqueAttribute(rootless), value, 1) == 1 && value[0] == 'y';
+            return LIBC.lgetxattr(dir.toString(), OPAQUE_ATTRIBUTE, value, 1) == 1 && value[0] == 'y';
         }
 
         Entry header(Path path, String name, char type, long size, String link) throws IOException {
@@ -292,7 +294,7 @@ final class Layers {
 
         void markOpaque(Path dir) {
             byte[] y = {'y'};
-            quietly("lsetxattr(\"" + dir + "\", \"" + opaqueAttribute(rootless) + "\", \"y\")", () -> LIBC.lsetxattr(dir.toString(), opaqueAttribute(rootless), y, 1, 0));
+            quietly("lsetxattr(\"" + dir + "\", \"" + OPAQUE_ATTRIBUTE + "\", \"y\")", () -> LIBC.lsetxattr(dir.toString(), OPAQUE_ATTRIBUTE, y, 1, 0));
         }
     }
 

@@ -323,7 +323,7 @@ public class Main implements Callable<Integer> {
         Overlay.Dirs dirs = Overlay.create(store.container(name), rootOnHost);
         Files.writeString(dirs.container().resolve("image"), image.name() + " " + image.manifest()); // for commit
         Files.writeString(dirs.container().resolve("pid"), Long.toString(ProcessHandle.current().pid())); // "still runs?"
-        overlay = Overlay.options(layers, dirs, rootless);
+        overlay = Overlay.options(layers, dirs);
         rootfs = dirs.merged();
         return new ArrayList<>(keepChanges ? List.of() : List.of(dirs.container()));
     }

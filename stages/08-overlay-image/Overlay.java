@@ -26,14 +26,15 @@ final class Overlay {
     // tag::overlay-options[]
     /**
      * lowerdir lists the layers top first, as a PATH lists directories: a name is looked up in
-     * the upper directory, then in each layer down, and the first one found wins. An ordinary
-     * user's overlay (in a user namespace) keeps its marks in user.* attributes: userxattr.
+     * the upper directory, then in each layer down, and the first one found wins. Mounted in a
+     * user namespace, overlayfs may not use trusted.* attributes for its marks (an opaque
+     * directory, say): userxattr makes it use user.* ones, or removing a directory fails with EIO.
      */
-    static String options(List<Path> layersBottomFirst, Dirs dirs, boolean rootless) {
+    static String options(List<Path> layersBottomFirst, Dirs dirs) {
         List<String> lower = new ArrayList<>(layersBottomFirst.stream().map(Path::toString).toList());
         Collections.reverse(lower);
         return "lowerdir=" + String.join(":", lower) + ",upperdir=" + dirs.upper() + ",workdir=" + dirs.work()
-                + (rootless ? ",userxattr" : "");
+                + ",userxattr";
     }
     // end::overlay-options[]
 

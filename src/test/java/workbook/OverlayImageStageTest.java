@@ -212,21 +212,30 @@ class OverlayImageStageTest {
     }
 
     @Test
-    void rootUnpacksLayersWithTheirOwnersAndTheHostNeverSeesTheOverlay() throws IOException {
+    void rootUnpacksLayersWithTheirOwnersAndARecreatedDirectoryIsOpaque() throws IOException {
         Path rootStore = tmp.resolve("root-store");
+        String s = rootStore.toString();
         try (NetworkLab lab = NetworkLab.create()) {
             Stage root = lab.stage(STAGE);
-            succeeds(root.run("-q", "build", "--store", rootStore.toString(), "--tag", "busybox"));
-            Stage.Result r = root.run("-q", "--store", rootStore.toString(), "--image", "busybox", "--", "/bin/sh", "-c",
-                    "stat -c %u:%g /etc/passwd; grep ' / ' /proc/self/mountinfo");
+            succeeds(root.run("-q", "build", "--store", s, "--tag", "busybox"));
+            Path motd = LEARNER.owns(Files.writeString(tmp.resolve("motd"), MOTD + "\n"));
+            succeeds(root.run("-q", "build", "--store", s, "--from", "busybox", "--copy", motd + ":/etc/motd", "--tag", "owned"));
+            succeeds(root.run("-q", "--store", s, "--image", "owned", "--", "/bin/true")); // unpacks the layer
+            Stage.Result r = root.run("-q", "--store", s, "--image", "busybox", "--keep", "--name", "r1", "--", "/bin/sh", "-c",
+                    "stat -c %u:%g /etc/passwd; grep ' / ' /proc/self/mountinfo; rm -rf /etc && mkdir /etc && echo x > /etc/new");
             assertEquals(0, r.exit(), r::toString);
             assertTrue(r.out().startsWith("0:0\n"), r::toString);
             assertTrue(r.out().contains(" - overlay overlay "), "the container's root is an overlay:\n" + r);
+            succeeds(root.run("-q", "commit", "--store", s, "r1", "--tag", "fresh"));
+            Stage.Result fresh = root.run("-q", "--store", s, "--image", "fresh", "--", "/bin/ls", "-A", "/etc");
+            assertEquals("new", fresh.out().strip(), "the old /etc hidden by an opaque directory:\n" + fresh);
+            succeeds(root.run("-q", "rm", "--store", s, "r1"));
         }
-        try (Stream<Path> layers = Files.list(rootStore.resolve("layers/sha256"))) {
-            Path layer = layers.findFirst().orElseThrow();
-            assertEquals("0", Host.run("stat", "-c", "%u", layer.resolve("etc/passwd").toString()).out().strip());
-        }
+        store = rootStore;
+        assertTrue(tarList(layersOf("fresh").get(1)).contains("etc/.wh..wh..opq"), "commit marks the directory opaque");
+        assertEquals("0:0", Host.run("stat", "-c", "%u:%g", layerDirOf("etc/passwd").resolve("etc/passwd").toString()).out().strip());
+        assertEquals(LEARNER.uid() + ":" + LEARNER.uid(), Host.run("stat", "-c", "%u:%g", layerDirOf("etc/motd").resolve("etc/motd").toString()).out().strip(),
+                "a file the learner owned keeps its owner through the tar");
         assertFalse(Host.mountinfo().stream().anyMatch(l -> l.contains(rootStore.toString())));
         assertEquals(0, rootStore.resolve("containers").toFile().list().length, "the container's directories are gone");
     }
