@@ -214,10 +214,12 @@ final class Layers {
             String unpacked = Store.digestOf(tarDigest);
             if (!unpacked.equals(diffId))
                 throw new StageFailure("layer " + layer.digest() + " unpacks to a tar of digest " + unpacked + ", not the diff_id " + diffId + " its image says");
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
-            narrate("layer " + diffId + ": unpacked into " + target);
-        } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException anotherRunWasFaster) {
-            narrate("layer " + diffId + ": another run unpacked it first, into " + target);
+            try {
+                Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
+                narrate("layer " + diffId + ": unpacked into " + target);
+            } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException anotherRunWasFaster) {
+                narrate("layer " + diffId + ": another run unpacked it first, into " + target);
+            }
         } finally {
             Overlay.removeTree(partial);
         }
@@ -253,7 +255,8 @@ final class Layers {
          */
         Path inside(String name) throws IOException {
             Path relative = Path.of(name).normalize();
-            if (name.isEmpty() || relative.isAbsolute() || relative.startsWith(".."))
+            if (relative.toString().isEmpty()) return root; // "./", the layer's root itself, as GNU tar writes it
+            if (relative.isAbsolute() || relative.startsWith(".."))
                 throw new StageFailure("a layer holds the name " + name + ", which leads out of the layer: refused");
             Path path = root;
             for (Path part : relative.getParent() == null ? List.<Path>of() : relative.getParent()) {
