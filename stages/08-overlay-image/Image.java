@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -78,8 +79,21 @@ record Image(String name, String manifest, List<Descriptor> layers, List<String>
         }
     }
 
+    /** What a build starts from without --from: no layer yet, and a shell to run. */
+    static final Image EMPTY = new Image(null, null, List.of(), List.of(), List.of("/bin/sh"), List.of());
+
+    /** This image with one more layer on top (not yet saved), and the step that made it. */
+    Image plus(Layers.Packed top, String step) {
+        List<Descriptor> moreLayers = new ArrayList<>(layers);
+        moreLayers.add(top.blob());
+        List<String> moreDiffIds = new ArrayList<>(diffIds), moreHistory = new ArrayList<>(history);
+        moreDiffIds.add(top.diffId());
+        moreHistory.add(step);
+        return new Image(null, null, moreLayers, moreDiffIds, cmd, moreHistory);
+    }
+
     /** Writes the config and the manifest as blobs, and names the manifest in index.json. */
-    static Image save(Store store, String name, List<Descriptor> layers, List<String> diffIds, List<String> cmd, List<String> history) throws IOException {
+    Image saveAs(Store store, String name) throws IOException {
         Map<String, Object> config = Json.of(
                 "architecture", System.getProperty("os.arch").equals("aarch64") ? "arm64" : "amd64",
                 "os", "linux",

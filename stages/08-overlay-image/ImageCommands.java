@@ -85,28 +85,13 @@ final class ImageCommands {
             Image.checkName(tag);
             for (String copy : copies) copied(copy);
             for (String removal : removals) pathInImage("--remove", removal);
-            Image base = from == null ? null : Image.find(store, from);
-            List<Image.Descriptor> layers = new ArrayList<>();
-            List<String> diffIds = new ArrayList<>(), history = new ArrayList<>();
-            if (base == null) {
-                Layers.Packed first = Layers.pack(store, checkRootfs(rootfs), rootless);
-                layers.add(first.blob());
-                diffIds.add(first.diffId());
-                history.add("build --rootfs " + rootfs);
-            } else {
-                layers.addAll(base.layers());
-                diffIds.addAll(base.diffIds());
-                history.addAll(base.history());
-            }
-            if (!copies.isEmpty() || !removals.isEmpty()) {
-                List<Path> lower = Layers.unpackAll(store, base != null ? base : new Image(tag, "", layers, diffIds, List.of(), history), rootless);
-                Layers.Packed top = changesLayer(lower);
-                layers.add(top.blob());
-                diffIds.add(top.diffId());
-                history.add("build" + copies.stream().map(c -> " --copy " + c).reduce("", String::concat)
+            Image image = from != null ? Image.find(store, from)
+                    : Image.EMPTY.plus(Layers.pack(store, checkRootfs(rootfs), rootless), "build --rootfs " + rootfs);
+            if (!copies.isEmpty() || !removals.isEmpty())
+                image = image.plus(changesLayer(Layers.unpackAll(store, image, rootless)), "build"
+                        + copies.stream().map(c -> " --copy " + c).reduce("", String::concat)
                         + removals.stream().map(r -> " --remove " + r).reduce("", String::concat));
-            }
-            Image image = Image.save(store, tag, layers, diffIds, base != null ? base.cmd() : List.of("/bin/sh"), history);
+            image = image.saveAs(store, tag);
             System.out.println(image.name() + " " + image.manifest());
             return 0;
         }
@@ -183,15 +168,8 @@ final class ImageCommands {
             Image.checkName(tag);
             Path container = endedContainer(name);
             String[] from = Files.readString(container.resolve("image")).trim().split(" ");
-            Image base = Image.load(store, from[0], from[1]);
-            Layers.Packed top = Layers.pack(store, Overlay.Dirs.of(container).upper(), rootless);
-            List<Image.Descriptor> layers = new ArrayList<>(base.layers());
-            layers.add(top.blob());
-            List<String> diffIds = new ArrayList<>(base.diffIds());
-            diffIds.add(top.diffId());
-            List<String> history = new ArrayList<>(base.history());
-            history.add("commit " + name);
-            Image image = Image.save(store, tag, layers, diffIds, base.cmd(), history);
+            Image image = Image.load(store, from[0], from[1])
+                    .plus(Layers.pack(store, Overlay.Dirs.of(container).upper(), rootless), "commit " + name).saveAs(store, tag);
             System.out.println(image.name() + " " + image.manifest());
             return 0;
         }
