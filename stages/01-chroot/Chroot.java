@@ -6,6 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
 import jnr.ffi.byref.IntByReference;
 
 import static container.Escape.*;
@@ -74,7 +77,10 @@ final class Chroot {
         // Said before the call: once it returns, the command is already running and printing.
         narrate("posix_spawn(\"" + program + "\", " + argv + ")");
         // posix_spawn returns the error number instead of setting errno.
-        int error = LIBC.posix_spawn(pid, program, null, null, cArgv, cEnv);
+        Pointer onlyStdio = Memory.allocateDirect(Runtime.getRuntime(LIBC), 128); // posix_spawn_file_actions_t
+        LIBC.posix_spawn_file_actions_init(onlyStdio);
+        Descriptors.closeFrom(onlyStdio, 3); // the command gets nothing of this JVM's open files
+        int error = LIBC.posix_spawn(pid, program, onlyStdio, null, cArgv, cEnv);
         if (error != 0)
             throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));
         return pid.getValue();

@@ -16,6 +16,8 @@ public interface LibC {
     int chroot(String path);
     int chdir(String path);
     int mkdir(String path, int mode);
+    int posix_spawn_file_actions_init(Pointer fileActions);
+    int posix_spawn_file_actions_addclosefrom_np(Pointer fileActions, int from);
     int posix_spawn(@Out IntByReference pid, String path, Pointer fileActions, Pointer attributes,
                     @In String[] argv, @In String[] envp);
     int waitpid(int pid, @Out IntByReference status, int options);

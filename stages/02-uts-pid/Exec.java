@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
 import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.byref.IntByReference;
 import picocli.CommandLine.Command;
@@ -89,7 +90,10 @@ class Exec implements Callable<Integer> {
         String program = resolveInside(argv.get(0));
         IntByReference child = new IntByReference();
         narrate("posix_spawn(\"" + program + "\", " + argv + ")");
-        int error = LIBC.posix_spawn(child, program, null, null, nullTerminated(argv), nullTerminated(containerEnvironment(namespaceHostname())));
+        Pointer onlyStdio = Memory.allocateDirect(Runtime.getRuntime(LIBC), 128); // posix_spawn_file_actions_t
+        LIBC.posix_spawn_file_actions_init(onlyStdio);
+        Descriptors.closeFrom(onlyStdio, 3); // the command gets nothing of this JVM's open files
+        int error = LIBC.posix_spawn(child, program, onlyStdio, null, nullTerminated(argv), nullTerminated(containerEnvironment(namespaceHostname())));
         if (error != 0) throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));
         return child.getValue();
     }

@@ -55,6 +55,7 @@ final class Init {
     /** execve(2) replaces the init JVM with the command, which keeps PID 1. Returns only on failure. */
     static int execute(List<String> argv, List<String> env) {
         String program = resolveInside(argv.get(0));
+        Descriptors.closeOnExecAbove2(); // the command gets stdin, stdout and stderr, nothing of the JVM's
         narrate("execve(\"" + program + "\", " + argv + ")");
         LIBC.execve(program, nullTerminated(argv), nullTerminated(env));
         int errno = Runtime.getRuntime(LIBC).getLastError();

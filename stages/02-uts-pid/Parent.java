@@ -101,12 +101,13 @@ final class Parent {
         return options;
     }
 
-    /** posix_spawn file actions that give the child the pipe's read end as fd 3. */
+    /** posix_spawn file actions that give the child the pipe's read end as fd 3, and no other open file. */
     static Pointer initPipeAsFd3(int readEnd) {
         Pointer actions = Memory.allocateDirect(Runtime.getRuntime(LIBC), 128); // sizeof(posix_spawn_file_actions_t) is 80
         LIBC.posix_spawn_file_actions_init(actions);
         // dup2 clears O_CLOEXEC on the copy: fd 3 alone survives into init.
         LIBC.posix_spawn_file_actions_adddup2(actions, readEnd, INIT_PIPE_FD);
+        Descriptors.closeFrom(actions, INIT_PIPE_FD + 1); // and nothing else of the parent's
         return actions;
     }
 

@@ -100,6 +100,7 @@ final class Parent {
         LIBC.posix_spawn_file_actions_init(actions);
         // dup2 clears O_CLOEXEC on the copy: fd 3 alone survives into init.
         LIBC.posix_spawn_file_actions_adddup2(actions, readEnd, INIT_PIPE_FD);
+        Descriptors.closeFrom(actions, INIT_PIPE_FD + 1); // and nothing else of the parent's
         return actions;
     }
 

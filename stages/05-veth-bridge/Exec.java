@@ -74,9 +74,10 @@ class Exec implements Callable<Integer> {
         List<String> nsenter = new ArrayList<>(List.of("nsenter", "--target", Integer.toString(pid),
                 "--uts", "--ipc", "--net", "--pid", "--mount", "--root", "--wd", "--"));
         nsenter.addAll(argv);
-        String join = joinGroups(groupsOf(pid));
+        List<String> join = joinGroups(groupsOf(pid));
         narrate(String.join(" ", nsenter));
-        List<String> shell = new ArrayList<>(List.of("/bin/sh", "-c", join + "exec \"$@\"", "exec"));
+        List<String> shell = new ArrayList<>(List.of("/bin/sh", "-c", JOIN_GROUPS_THEN_EXEC, "exec"));
+        shell.addAll(join);
         shell.addAll(nsenter);
         ProcessBuilder builder = new ProcessBuilder(shell).inheritIO();
         Map<String, String> environment = builder.environment();
@@ -105,13 +106,22 @@ class Exec implements Callable<Integer> {
         return List.copyOf(procs);
     }
 
-    /** The shell's first words: put itself in each group, or stop there with the stage's status. */
-    static String joinGroups(List<Path> groups) {
-        StringBuilder join = new StringBuilder();
+    /**
+     * The shell's script is always the same: the group files are its arguments, never part of
+     * it. A container names its own groups (it may make one and move itself in), and a name
+     * such as "x;cd;touch EVIL;" written into the script would be run by this shell, on the host.
+     * Its arguments: N, then N cgroup.procs files to write its PID to, then the command to become.
+     */
+    static final String JOIN_GROUPS_THEN_EXEC =
+            "n=$1; shift; while [ \"$n\" -gt 0 ]; do echo $$ > \"$1\" || exit 125; shift; n=$((n - 1)); done; exec \"$@\"";
+
+    /** The script's arguments for these groups, each said as the shell will do it. */
+    static List<String> joinGroups(List<Path> groups) {
+        List<String> arguments = new ArrayList<>(List.of(Integer.toString(groups.size())));
         for (Path procs : groups) {
             narrate("echo $$ > " + procs);
-            join.append("echo $$ > ").append(procs).append(" || exit 125; ");
+            arguments.add(procs.toString());
         }
-        return join.toString();
+        return arguments;
     }
 }

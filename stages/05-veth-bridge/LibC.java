@@ -34,6 +34,9 @@ public interface LibC {
                     @In String[] argv, @In String[] envp);
     int posix_spawn_file_actions_init(Pointer fileActions);
     int posix_spawn_file_actions_adddup2(Pointer fileActions, int fd, int newFd);
+    int posix_spawn_file_actions_addclosefrom_np(Pointer fileActions, int from);
+    int close_range(int first, int last, int flags);
+    int fcntl(int fd, int command, int arg);
     int waitpid(int pid, @Out IntByReference status, int options);
     int kill(int pid, int signal);
     String strerror(int errno);
@@ -50,6 +53,8 @@ public interface LibC {
     // <fcntl.h>, <sys/prctl.h>, <signal.h>
     int O_RDONLY = 0, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
     int PR_SET_PDEATHSIG = 1, SIGKILL = 9;
+    // <linux/close_range.h>, <fcntl.h>
+    int CLOSE_RANGE_CLOEXEC = 4, F_SETFD = 2, FD_CLOEXEC = 1;
 
     static String[] nullTerminated(List<String> strings) {
         String[] array = strings.toArray(new String[strings.size() + 1]);

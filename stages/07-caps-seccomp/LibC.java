@@ -39,6 +39,9 @@ public interface LibC {
                      @In String[] argv, @In String[] envp);
     int posix_spawn_file_actions_init(Pointer fileActions);
     int posix_spawn_file_actions_adddup2(Pointer fileActions, int fd, int newFd);
+    int posix_spawn_file_actions_addclosefrom_np(Pointer fileActions, int from);
+    int close_range(int first, int last, int flags);
+    int fcntl(int fd, int command, int arg);
     int waitpid(int pid, @Out IntByReference status, int options);
     int kill(int pid, int signal);
     String strerror(int errno);
@@ -54,6 +57,8 @@ public interface LibC {
     // <fcntl.h>, <sys/prctl.h>, <signal.h>
     int O_CLOEXEC = 02000000;
     int PR_SET_PDEATHSIG = 1, SIGKILL = 9, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
+    // <linux/close_range.h>, <fcntl.h>
+    int CLOSE_RANGE_CLOEXEC = 4, F_SETFD = 2, FD_CLOEXEC = 1;
     // <sys/prctl.h>, <linux/capability.h>, <linux/seccomp.h>
     int PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_SET_SECCOMP = 22, SECCOMP_MODE_FILTER = 2;
     int LINUX_CAPABILITY_VERSION_3 = 0x20080522;

@@ -4,8 +4,9 @@
 // A stage lives a second or two, so the JVM starts light: only the quick JIT compiler, the
 // simplest collector, no perf-data file; and jnr-ffi binds libc by reflection instead of
 // generating bytecode for each function (slower calls, a much faster start: we make few calls).
-// sun.misc.Signal forwards Ctrl-C to the container; this keeps javac quiet about it being JDK-internal.
-//JAVAC_OPTIONS -XDignore.symbol.file
+// sun.misc.Signal forwards Ctrl-C to the container; -XDignore.symbol.file keeps javac quiet about
+// it being JDK-internal. javac is a JVM that lives a few seconds too: it starts as light (-J...).
+//JAVAC_OPTIONS -XDignore.symbol.file -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.github.jnr:jnr-ffi:2.3.4
 //DEPS com.github.jnr:jnr-constants:0.11.4
@@ -30,6 +31,7 @@
 //SOURCES Namespaces.java
 //SOURCES Meter.java
 //SOURCES Init.java
+//SOURCES Descriptors.java
 //SOURCES Mounts.java
 //SOURCES Escape.java
 //SOURCES Capabilities.java

@@ -97,6 +97,7 @@ final class Parent {
         // dup2 clears O_CLOEXEC on the copy: fds 3 and 4 alone survive into init.
         LIBC.posix_spawn_file_actions_adddup2(actions, startReadEnd, INIT_PIPE_FD);
         LIBC.posix_spawn_file_actions_adddup2(actions, readyWriteEnd, READY_PIPE_FD);
+        Descriptors.closeFrom(actions, READY_PIPE_FD + 1); // and nothing else of the parent's
         return actions;
     }
 

@@ -163,11 +163,13 @@ class WorkshopTest {
         return new Scoreboard(r.exit(), r.out() + r.err());
     }
 
-    /** The lessons of a stage, in the order a run meets them. */
+    /** The lessons of a stage, in the order a run meets them (asked of scripts/Lessons.java once a stage). */
     static List<String> lessons(String stage) {
-        Stage.Result r = lessonsTool("list", Stage.WORKBOOK.resolve("stages").resolve(stage).toString());
-        return r.outLines().stream().map(l -> l.split("\t")[0]).toList();
+        return LESSONS.computeIfAbsent(stage, s -> lessonsTool("list", Stage.WORKBOOK.resolve("stages").resolve(s).toString())
+                .outLines().stream().map(l -> l.split("\t")[0]).toList());
     }
+
+    private static final Map<String, List<String>> LESSONS = new java.util.concurrent.ConcurrentHashMap<>();
 
     static Stage.Result lessonsTool(String... args) {
         List<String> command = new ArrayList<>(List.of("java", "scripts/Lessons.java"));
