@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -61,7 +60,14 @@ record Image(String name, String manifest, List<Descriptor> layers, List<String>
         List<Descriptor> layers = ((List<?>) manifest.get("layers")).stream().map(Descriptor::of).toList();
         Map<String, Object> configJson = document(store, config.digest(), "config");
         Map<String, Object> rootfs = Json.object(configJson.get("rootfs"), "the config's rootfs");
-        List<String> diffIds = ((List<?>) rootfs.get("diff_ids")).stream().map(String.class::cast).toList();
+        List<String> diffIds = ((List<?>) rootfs.get("diff_ids")).stream().map(String::valueOf).toList();
+        for (String diffId : diffIds) {
+            try {
+                Store.checkDigest(diffId);
+            } catch (StageFailure e) {
+                throw new StageFailure("image " + name + ": a diff_id in its config is " + e.getMessage());
+            }
+        }
         if (diffIds.size() != layers.size())
             throw new StageFailure("image " + name + ": the manifest has " + layers.size() + " layers, the config " + diffIds.size() + " diff_ids");
         Object cmd = Json.object(configJson.getOrDefault("config", Map.of()), "the config's config").get("Cmd");

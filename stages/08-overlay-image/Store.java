@@ -42,12 +42,21 @@ record Store(Path root) {
     }
 
     Path blob(String digest) {
-        if (!digest.matches("sha256:[0-9a-f]{64}")) throw new StageFailure("not a sha256 digest: " + digest);
-        return layout().resolve("blobs/sha256").resolve(digest.substring(7));
+        return layout().resolve("blobs/sha256").resolve(checkDigest(digest).substring(7));
     }
 
     Path layer(String diffId) {
-        return root.resolve("layers/sha256").resolve(diffId.substring(7));
+        return root.resolve("layers/sha256").resolve(checkDigest(diffId).substring(7));
+    }
+
+    /**
+     * Every name an image gives is checked before it becomes part of a path: "sha256:" and 64
+     * hex digits. Unchecked, a config whose diff_ids say "sha256:/etc" made the host's /etc a
+     * layer of the container, since resolving an absolute path throws away what came before.
+     */
+    static String checkDigest(String digest) {
+        if (digest == null || !digest.matches("sha256:[0-9a-f]{64}")) throw new StageFailure("not a sha256 digest: " + digest);
+        return digest;
     }
 
     Path container(String name) {

@@ -118,7 +118,60 @@ class HostileCommandTest {
         }
     }
 
+    /**
+     * An image is made elsewhere, by anyone: stage 08 reads its config's diff_ids as the names
+     * of its layers. One that says "sha256:/etc" is refused in one line, exit 125, before
+     * anything is unpacked or mounted, and the host's /etc/shadow is not read.
+     */
+    @Test
+    void anImageWhoseDiffIdIsAPathIsRefused(@TempDir Path store) throws IOException {
+        Stage stage = Stage.of("08-overlay-image");
+        Stage.Result built = stage.run("--quiet", "build", "--store", store.toString(), "--tag", "busybox");
+        assertEquals(0, built.exit(), built::toString);
+        Path blobs = store.resolve("oci/blobs/sha256"), index = store.resolve("oci/index.json");
+        String manifestDigest = firstDigest(Files.readString(index));
+        String manifest = Files.readString(blobs.resolve(manifestDigest.substring(7)));
+        String configDigest = firstDigest(manifest); // the config comes first
+        String config = Files.readString(blobs.resolve(configDigest.substring(7)));
+        String evilConfig = config.replaceFirst("\"diff_ids\":\\[\"sha256:[0-9a-f]{64}\"", "\"diff_ids\":[\"sha256:/etc\"");
+        assertNotEquals(config, evilConfig, "the config names its layer: " + config);
+        String evilManifest = repoint(manifest, configDigest, writeBlob(blobs, evilConfig), evilConfig.length());
+        Files.writeString(index, repoint(Files.readString(index), manifestDigest, writeBlob(blobs, evilManifest), evilManifest.length()));
+
+        Stage.Result r = stage.run("--quiet", "--store", store.toString(), "--image", "busybox", "--", "/bin/cat", "/etc/shadow");
+        assertEquals(125, r.exit(), r::toString);
+        assertTrue(r.err().contains("not a sha256 digest: sha256:/etc"), r::toString);
+        assertEquals(1, r.err().strip().lines().count(), () -> "one line:\n" + r);
+        assertFalse(r.out().contains("root:"), "the host's /etc/shadow was read:\n" + r);
+        assertFalse(Files.exists(store.resolve("layers/sha256/etc")), "a layer was made");
+    }
+
     // ---------------------------------------------------------------- helpers
+
+    static String firstDigest(String json) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("sha256:[0-9a-f]{64}").matcher(json);
+        assertTrue(m.find(), json);
+        return m.group();
+    }
+
+    /** Writes a blob under its own digest, as the store does, and returns the digest. */
+    static String writeBlob(Path blobs, String text) throws IOException {
+        try {
+            byte[] hash = java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes());
+            String hex = java.util.HexFormat.of().formatHex(hash);
+            Files.writeString(blobs.resolve(hex), text);
+            return "sha256:" + hex;
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The document, with a descriptor's digest and size changed to another blob's. */
+    static String repoint(String json, String from, String to, long size) {
+        String changed = json.replaceFirst("\"digest\":\"" + from + "\",\"size\":\\d+", "\"digest\":\"" + to + "\",\"size\":" + size);
+        assertNotEquals(json, changed, "no descriptor of " + from + " in " + json);
+        return changed;
+    }
 
     /** Runs the stage with a command that waits, and returns the command's open descriptors. */
     static Set<String> openFilesOfTheCommand(Stage stage, String name) {
