@@ -30,6 +30,7 @@ final class Descriptors {
         if (error != 0) throw new StageFailure("posix_spawn_file_actions_addclosefrom_np(" + first + ") failed: " + describe(error));
     }
 
+    // tag::close-on-exec[]
     /**
      * Every descriptor above 2 is marked close-on-exec: the kernel closes them at execve(2) if
      * it succeeds, and the JVM, whose threads still use them, keeps them if it fails.
@@ -48,4 +49,5 @@ final class Descriptors {
         }
         for (int fd : open) LIBC.fcntl(fd, F_SETFD, FD_CLOEXEC); // the walk's own descriptor is gone: EBADF
     }
+    // end::close-on-exec[]
 }

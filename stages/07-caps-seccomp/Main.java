@@ -293,6 +293,7 @@ public class Main implements Callable<Integer> {
         bindRootfsOntoItself(root);
         for (Volume volume : Volume.parseAll(volumeSpecs)) mountVolume(root, volume);
         mountProc(root);
+        hideHostWideFiles(root);
         switchRoot(root);
         if (escape) tryToBreakOut();
         dropPrivileges(User.parse(userSpec));

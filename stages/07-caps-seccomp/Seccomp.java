@@ -28,33 +28,42 @@ final class Seccomp {
     // tag::deny-list[]
     /**
      * Calls a container has no business making, in the spirit of Docker's default profile: new
-     * namespaces and mounts (the ways out of what the earlier stages built), the kernel's
-     * keyrings (not namespaced: shared with the host), eBPF, loading kernel modules, rebooting
-     * or replacing the kernel, swap, file handles (open_by_handle_at read the host's files in
-     * 2014's "shocker" escape) and userfaultfd (a favourite of kernel exploits). Each answers
-     * EPERM, as if the capability were missing. Docker does the reverse: it lists some 300
-     * calls that are allowed and refuses the rest.
+     * namespaces and mounts (the ways out of what the earlier stages built), and mounts by the
+     * newer API too (fsopen, fsconfig, fsmount and move_mount make a mount without mount(2);
+     * open_tree clones one, a bind mount), the kernel's keyrings (not namespaced: shared with
+     * the host), eBPF, loading kernel modules, rebooting or replacing the kernel, swap, file
+     * handles (open_by_handle_at read the host's files in 2014's "shocker" escape),
+     * userfaultfd (a favourite of kernel exploits) and io_uring (its rings make calls that no
+     * filter sees). Each answers EPERM, as if the capability were missing. Docker does the
+     * reverse: it lists some 300 calls that are allowed and refuses the rest.
      */
-    static final List<String> DENIED = List.of("unshare", "setns", "mount", "umount2", "pivot_root", "keyctl", "add_key",
-            "request_key", "bpf", "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-            "swapon", "swapoff", "open_by_handle_at", "userfaultfd");
+    static final List<String> DENIED = List.of("unshare", "setns", "mount", "umount2", "pivot_root",
+            "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "open_tree_attr", "mount_setattr",
+            "keyctl", "add_key", "request_key", "bpf", "reboot", "kexec_load", "kexec_file_load", "init_module",
+            "finit_module", "delete_module", "swapon", "swapoff", "open_by_handle_at", "userfaultfd",
+            "io_uring_setup", "io_uring_enter", "io_uring_register");
     // end::deny-list[]
 
-    // <asm/unistd_64.h> for x86-64, <asm-generic/unistd.h> for arm64: the same call, another number.
+    // <asm/unistd_64.h> for x86-64, <asm-generic/unistd.h> for arm64: the same call, another
+    // number; but calls added since Linux 5.1 (from 424 on) have one number on every architecture.
+    static final Object[] NEWER_CALLS = {"io_uring_setup", 425, "io_uring_enter", 426, "io_uring_register", 427,
+            "open_tree", 428, "move_mount", 429, "fsopen", 430, "fsconfig", 431, "fsmount", 432, "fspick", 433,
+            "clone3", 435, "mount_setattr", 442, "open_tree_attr", 467};
     static final Arch X86_64 = new Arch("x86_64", 0xc000003e, numbers(
             "unshare", 272, "setns", 308, "mount", 165, "umount2", 166, "pivot_root", 155, "keyctl", 250, "add_key", 248,
             "request_key", 249, "bpf", 321, "reboot", 169, "kexec_load", 246, "kexec_file_load", 320, "init_module", 175,
             "finit_module", 313, "delete_module", 176, "swapon", 167, "swapoff", 168, "open_by_handle_at", 304,
-            "userfaultfd", 323, "clone", 56, "clone3", 435), true);
+            "userfaultfd", 323, "clone", 56), true);
     static final Arch AARCH64 = new Arch("aarch64", 0xc00000b7, numbers(
             "unshare", 97, "setns", 268, "mount", 40, "umount2", 39, "pivot_root", 41, "keyctl", 219, "add_key", 217,
             "request_key", 218, "bpf", 280, "reboot", 142, "kexec_load", 104, "kexec_file_load", 294, "init_module", 105,
             "finit_module", 273, "delete_module", 106, "swapon", 224, "swapoff", 225, "open_by_handle_at", 265,
-            "userfaultfd", 282, "clone", 220, "clone3", 435), false);
+            "userfaultfd", 282, "clone", 220), false);
 
     private static Map<String, Integer> numbers(Object... pairs) {
         Map<String, Integer> numbers = new LinkedHashMap<>();
         for (int i = 0; i < pairs.length; i += 2) numbers.put((String) pairs[i], (Integer) pairs[i + 1]);
+        for (int i = 0; i < NEWER_CALLS.length; i += 2) numbers.put((String) NEWER_CALLS[i], (Integer) NEWER_CALLS[i + 1]);
         return numbers;
     }
 

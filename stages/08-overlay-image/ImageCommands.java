@@ -126,6 +126,8 @@ final class ImageCommands {
             String[] parts = copy.split(":", -1);
             if (parts.length != 2 || !Files.isRegularFile(Path.of(parts[0])))
                 throw new StageFailure("--copy " + copy + ": expected HOST_FILE:PATH, HOST_FILE a file on the host");
+            if (!Files.isReadable(Path.of(parts[0])))
+                throw new StageFailure("--copy " + copy + ": " + parts[0] + " is not yours to read, so not yours to put in an image");
             pathInImage("--copy", parts[1]);
             return Path.of(parts[0]);
         }

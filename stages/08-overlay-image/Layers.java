@@ -185,9 +185,11 @@ final class Layers {
     // tag::unpack[]
     /**
      * Unpacks a layer into the store, once: a second container, or a second image with the same
-     * layer, finds it there. It goes to a directory of its own first and is renamed into place
-     * only once its blob and its diff_id have both been checked, so a half-unpacked or
-     * tampered-with layer is never used, and two runs unpacking at once do no harm.
+     * layer, finds it there. Before a byte is written, the blob's digest is checked, then the
+     * tar inside it: its digest must be the diff_id, and its size must fit in the disk's free
+     * space (a gzip bomb inflates a megabyte into gigabytes). It goes to a directory of its own
+     * and is renamed into place only once checked again, so a half-unpacked or tampered-with
+     * layer is never used, and two runs unpacking at once do no harm.
      */
     static Path unpack(Store store, Image.Descriptor layer, String diffId, boolean rootless) throws IOException {
         Path target = store.layer(diffId);
@@ -195,11 +197,12 @@ final class Layers {
             narrate("layer " + diffId + ": already in " + target);
             return target;
         }
-        // Read once to check it first: a changed byte in a gzip stream can inflate into garbage
-        // headers long before the digest at the end could say why.
+        // The blob alone first: a changed byte in a gzip stream can inflate into garbage headers
+        // long before the digest at the end could say why.
         try (InputStream blob = store.open(layer.digest())) {
             Store.drain(blob);
         }
+        checkBeforeUnpacking(store, layer, diffId);
         Path partial = Files.createDirectories(target.resolveSibling(".partial-" + ProcessHandle.current().pid()));
         try {
             MessageDigest tarDigest = Store.sha256();
@@ -227,6 +230,28 @@ final class Layers {
     }
     // end::unpack[]
 
+    // tag::check-before-unpacking[]
+    /** The tar inside the blob, inflated and counted but written nowhere: its digest, its size. */
+    static void checkBeforeUnpacking(Store store, Image.Descriptor layer, String diffId) throws IOException {
+        MessageDigest tarDigest = Store.sha256();
+        long size;
+        try (InputStream blob = store.open(layer.digest());
+             DigestInputStream tar = new DigestInputStream(new GZIPInputStream(blob), tarDigest)) {
+            size = Store.drain(tar);
+        } catch (java.util.zip.ZipException | java.io.EOFException e) {
+            throw new StageFailure("layer " + layer.digest() + " is not a gzip'd tar: " + e.getMessage());
+        }
+        String unpacked = Store.digestOf(tarDigest);
+        if (!unpacked.equals(diffId))
+            throw new StageFailure("layer " + layer.digest() + " unpacks to a tar of digest " + unpacked + ", not the diff_id " + diffId + " its image says");
+        // What stays free: the tar's size is about what its files take, and the disk keeps room for the rest of the machine.
+        long free = Files.getFileStore(store.root()).getUsableSpace(), reserve = 256L << 20;
+        if (size > free - reserve)
+            throw new StageFailure("layer " + layer.digest() + " unpacks to " + (size >> 20) + " MiB, and " + store.root() + " has "
+                    + (free >> 20) + " MiB free (256 of them kept for the rest of the machine): refused before a byte was written");
+    }
+    // end::check-before-unpacking[]
+
     /** One tar read into a directory: entries checked, whiteouts made, modes set last. */
     record Unpacking(Path root, boolean rootless, Map<Path, Integer> directoryModes) {
         Unpacking(Path root, boolean rootless) {
@@ -245,7 +270,8 @@ final class Layers {
                 skipPadding(tar, entry.size());
             }
             // Last, as a read-only directory would refuse the files that go in it.
-            for (Map.Entry<Path, Integer> dir : directoryModes.entrySet()) chmod(dir.getKey(), dir.getValue());
+            for (Map.Entry<Path, Integer> dir : directoryModes.entrySet())
+                if (Files.isDirectory(dir.getKey(), NOFOLLOW)) chmod(dir.getKey(), dir.getValue());
         }
 
         /**
@@ -264,11 +290,14 @@ final class Layers {
                 if (Files.isSymbolicLink(path))
                     throw new StageFailure("a layer holds " + name + ", through its own symbolic link " + root.relativize(path) + ": refused");
                 if (!Files.exists(path, NOFOLLOW)) Files.createDirectory(path);
+                else if (!Files.isDirectory(path, NOFOLLOW))
+                    throw new StageFailure("a layer holds " + name + ", below its own file " + root.relativize(path) + ", which is not a directory: refused");
             }
             return root.resolve(relative.toString());
         }
 
         void create(Entry entry, Path path, InputStream data) throws IOException {
+            replaceable(entry, path);
             switch (entry.type()) {
                 case DIRECTORY -> {
                     if (!Files.isDirectory(path, NOFOLLOW)) Files.createDirectory(path);
@@ -288,6 +317,19 @@ final class Layers {
                 default -> narrate("layer entry " + entry.name() + " of type '" + entry.type() + "' left out: devices come from the runtime, not the image");
             }
             if (entry.type() == DIRECTORY) own(entry, path);
+        }
+
+        /**
+         * A tar may name a path twice: the later entry wins, as when tar extracts it (and as
+         * Docker unpacks a layer). Only a directory met again keeps what it holds. What was
+         * there goes first, and a directory's mode, to be set at the end, with it: a mode kept
+         * for a name that has become a symbolic link would be set on whatever the link points
+         * to, on the host (chmod follows links).
+         */
+        void replaceable(Entry entry, Path path) {
+            if (!Files.exists(path, NOFOLLOW) || entry.type() == DIRECTORY && Files.isDirectory(path, NOFOLLOW)) return;
+            directoryModes.keySet().removeIf(dir -> dir.startsWith(path));
+            Overlay.removeTree(path);
         }
 
         /** Root gives each file its owner; an ordinary user cannot, and owns them all (root inside). */

@@ -344,6 +344,7 @@ public class Main implements Callable<Integer> {
         Path root = rootOfTheContainer();
         for (Volume volume : Volume.parseAll(volumeSpecs)) mountVolume(root, volume);
         mountProc(root);
+        hideHostWideFiles(root);
         switchRoot(root);
         if (escape) tryToBreakOut();
         dropPrivileges(User.parse(userSpec));

@@ -1,12 +1,14 @@
 package container;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static container.KernelFiles.*;
 import static container.LibC.*;
 import static container.Narration.*;
 
-/** Init's mounts: private propagation, the rootfs as a mount point, the volumes and proc, then pivot_root. */
+/** Init's mounts: private propagation, the rootfs as a mount point, the volumes and proc (its host-wide files hidden), then pivot_root. */
 final class Mounts {
 
     // tag::mount-proc[]
@@ -24,6 +26,42 @@ final class Mounts {
                 () -> LIBC.mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "");
     }
     // end::mount-proc[]
+
+    // tag::host-wide-files[]
+    /**
+     * Most of /proc is about the container's own processes, but some files are the host's
+     * kernel itself, the same in every namespace: /proc/sys holds its settings (a root inside
+     * that is root outside, as with sudo and no --uid-map, could write kernel.core_pattern and
+     * have the host run a program of its choosing), /proc/sysrq-trigger reboots it. Like
+     * Docker's readonlyPaths, those are bound onto themselves and remounted read-only; like its
+     * maskedPaths, files that tell too much about the host (its memory in /proc/kcore, its
+     * keyrings, its timers) are covered by /dev/null, and such directories by an empty,
+     * read-only tmpfs. A filter that refuses mount and umount keeps them so.
+     */
+    static final List<String> READ_ONLY = List.of("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
+    static final List<String> MASKED = List.of("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+            "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats");
+
+    static void hideHostWideFiles(Path root) {
+        for (String path : READ_ONLY) {
+            String target = root + path;
+            if (!Files.exists(Path.of(target))) continue;
+            check("mount(\"" + target + "\", \"" + target + "\", NULL, MS_BIND|MS_REC, NULL)",
+                    () -> LIBC.mount(target, target, null, MS_BIND | MS_REC, null), "");
+            check("mount(NULL, \"" + target + "\", NULL, MS_REMOUNT|MS_BIND|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)",
+                    () -> LIBC.mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "");
+        }
+        for (String path : MASKED) {
+            String target = root + path;
+            if (Files.isDirectory(Path.of(target)))
+                check("mount(\"tmpfs\", \"" + target + "\", \"tmpfs\", MS_RDONLY, NULL)",
+                        () -> LIBC.mount("tmpfs", target, "tmpfs", MS_RDONLY, null), "");
+            else if (Files.exists(Path.of(target)))
+                check("mount(\"/dev/null\", \"" + target + "\", NULL, MS_BIND, NULL)",
+                        () -> LIBC.mount("/dev/null", target, null, MS_BIND, null), "");
+        }
+    }
+    // end::host-wide-files[]
 
     // tag::private[]
     /**

@@ -28,13 +28,32 @@ import static container.Narration.*;
  */
 record Store(Path root) {
     static Store at(Path dir) {
-        if (dir != null) return new Store(dir.toAbsolutePath().normalize());
-        if (CrashRecord.UID == 0) return new Store(Path.of("/var/lib/workbook"));
-        // As the XDG base directories say; $HOME, not Java's user.home, which comes from /etc/passwd.
-        String data = System.getenv("XDG_DATA_HOME"), home = System.getenv("HOME");
-        Path share = data != null && !data.isEmpty() ? Path.of(data)
-                : Path.of(home != null && !home.isEmpty() ? home : System.getProperty("user.home"), ".local/share");
-        return new Store(share.resolve("workbook"));
+        Store store;
+        if (dir != null) store = new Store(dir.toAbsolutePath().normalize());
+        else if (CrashRecord.UID == 0) store = new Store(Path.of("/var/lib/workbook"));
+        else {
+            // As the XDG base directories say; $HOME, not Java's user.home, which comes from /etc/passwd.
+            String data = System.getenv("XDG_DATA_HOME"), home = System.getenv("HOME");
+            Path share = data != null && !data.isEmpty() ? Path.of(data)
+                    : Path.of(home != null && !home.isEmpty() ? home : System.getProperty("user.home"), ".local/share");
+            store = new Store(share.resolve("workbook"));
+        }
+        store.closeToOthers();
+        return store;
+    }
+
+    /**
+     * What containers write and what images bring lands here, with its owners and modes: a
+     * setuid-root program among them, reachable by other users, would make any of them root.
+     * So the store is its owner's alone, mode 0700, as Docker keeps /var/lib/docker (0710).
+     */
+    void closeToOthers() {
+        try {
+            Files.createDirectories(root);
+            Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException e) {
+            throw new StageFailure("the store " + root + " cannot be made yours alone (mode 0700): " + e.getMessage());
+        }
     }
 
     Path layout() {
@@ -49,6 +68,7 @@ record Store(Path root) {
         return root.resolve("layers/sha256").resolve(checkDigest(diffId).substring(7));
     }
 
+    // tag::check-digest[]
     /**
      * Every name an image gives is checked before it becomes part of a path: "sha256:" and 64
      * hex digits. Unchecked, a config whose diff_ids say "sha256:/etc" made the host's /etc a
@@ -58,6 +78,7 @@ record Store(Path root) {
         if (digest == null || !digest.matches("sha256:[0-9a-f]{64}")) throw new StageFailure("not a sha256 digest: " + digest);
         return digest;
     }
+    // end::check-digest[]
 
     Path container(String name) {
         return root.resolve("containers").resolve(name);
@@ -154,8 +175,9 @@ record Store(Path root) {
     // end::verify-blob[]
 
     /** Reads what is left of a stream, so that a blob's check at the end happens. */
-    static void drain(InputStream in) throws IOException {
-        in.transferTo(java.io.OutputStream.nullOutputStream());
+    /** Reads a stream to its end, for what reading it checks; returns how many bytes it held. */
+    static long drain(InputStream in) throws IOException {
+        return in.transferTo(java.io.OutputStream.nullOutputStream());
     }
 }
 // end::store[]
