@@ -52,8 +52,8 @@ import static container.Parent.*;
 @Command(name = "01-chroot", mixinStandardHelpOptions = true, version = "workbook stage 01",
         sortOptions = false, usageHelpAutoWidth = true,
         description = {
-            "Builds a jail by hand (a program plus the libraries ldd lists), chroot(2)s into it",
-            "and runs a command there. With --escape, walks back out of the jail.",
+            "Builds a jail by hand (a program plus the libraries ldd lists), chroot(2)s",
+            "into it and runs a command there. With --escape, walks back out of the jail.",
             "Needs root. Without a command: an interactive shell inside."})
 public class Main implements Callable<Integer> {
 

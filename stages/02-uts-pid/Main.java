@@ -46,12 +46,12 @@ import static container.Namespaces.*;
 import static container.Narration.*;
 import static container.Parent.*;
 
-@Command(name = "02-uts-pid", mixinStandardHelpOptions = true, version = "workbook stage 02",
+@Command(name = "02-uts-pid", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 02",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
             "Runs a command in new UTS, PID, IPC and mount namespaces, chrooted into a root",
-            "filesystem: its own hostname, and it is PID 1. Needs root.",
-            "Without a command: an interactive shell inside."})
+            "filesystem: its own hostname, and it is PID 1. Needs root. Without a command:",
+            "an interactive shell inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

@@ -58,12 +58,12 @@ import static container.Narration.*;
 import static container.Parent.*;
 import static container.Volume.*;
 
-@Command(name = "03-mount-bind", mixinStandardHelpOptions = true, version = "workbook stage 03",
+@Command(name = "03-mount-bind", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 03",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
-            "Runs a command in new UTS, PID, IPC and mount namespaces, with pivot_root(2) into a",
-            "root filesystem and host directories bind-mounted in as volumes. Needs root.",
-            "Without a command: an interactive shell inside."})
+            "Runs a command in new UTS, PID, IPC and mount namespaces, with pivot_root(2)",
+            "into a root filesystem and host directories bind-mounted in as volumes. Needs",
+            "root. Without a command: an interactive shell inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

@@ -64,12 +64,12 @@ import static container.Narration.*;
 import static container.Parent.*;
 import static container.Volume.*;
 
-@Command(name = "04-cgroup-cpu", mixinStandardHelpOptions = true, version = "workbook stage 04",
+@Command(name = "04-cgroup-cpu", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 04",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
-            "Runs a command in its own namespaces and root filesystem, in a cgroup of its own that",
-            "limits its CPU, memory and processes, and shows its CPU use live. Needs root.",
-            "Without a command: an interactive shell inside."})
+            "Runs a command in its own namespaces and root filesystem, in a cgroup of its",
+            "own that limits its CPU, memory and processes, and shows its CPU use live.",
+            "Needs root. Without a command: an interactive shell inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

@@ -66,13 +66,13 @@ import static container.Narration.*;
 import static container.Parent.*;
 import static container.Volume.*;
 
-@Command(name = "05-veth-bridge", mixinStandardHelpOptions = true, version = "workbook stage 05",
+@Command(name = "05-veth-bridge", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 05",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
-            "Runs a command in its own namespaces (network too), root filesystem and cgroup. Its eth0",
-            "is one end of a veth pair; the other is on the host's bridge wb0, which routes and NATs.",
-            "Needs root.",
-            "Without a command: an interactive shell inside."})
+            "Runs a command in its own namespaces (network too), root filesystem and",
+            "cgroup. Its eth0 is one end of a veth pair; the other is on the host's bridge",
+            "wb0, which routes and NATs. Needs root. Without a command: an interactive",
+            "shell inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

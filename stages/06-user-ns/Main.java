@@ -72,13 +72,14 @@ import static container.Rootless.*;
 import static container.UserNamespace.*;
 import static container.Volume.*;
 
-@Command(name = "06-user-ns", mixinStandardHelpOptions = true, version = "workbook stage 06",
+@Command(name = "06-user-ns", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 06",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
-            "Runs a command in a user namespace (root inside, you outside) and in its own UTS, PID,",
-            "IPC, mount and network namespaces. Needs no root: run by an ordinary user, the network",
-            "is loopback only and there are no cgroup limits. With sudo: --uid-map, --ip and limits too.",
-            "Without a command: an interactive shell inside."})
+            "Runs a command in a user namespace (root inside, you outside) and in its own",
+            "UTS, PID, IPC, mount and network namespaces. Needs no root: run by an ordinary",
+            "user, the network is loopback only and there are no cgroup limits. With sudo:",
+            "--uid-map, --ip and limits too. Without a command: an interactive shell",
+            "inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

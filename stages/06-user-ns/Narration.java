@@ -48,6 +48,8 @@ final class Narration {
     /** picocli's words, except for an option left without its value, as `--hostname ''` is once JBang drops the ''. */
     static String optionError(CommandLine.ParameterException e) {
         Matcher noValue = Pattern.compile("(?:Expected|Missing required) parameter for option '([^']+)'").matcher(String.valueOf(e.getMessage()));
+        if (e instanceof CommandLine.UnmatchedArgumentException unknown && !unknown.getSuggestions().isEmpty())
+            return e.getMessage() + ": did you mean " + String.join(" or ", unknown.getSuggestions()) + "?";
         if (!noValue.find()) return e.getMessage();
         CommandLine.Model.OptionSpec option = e.getCommandLine().getCommandSpec().findOption(noValue.group(1));
         return noValue.group(1) + " needs a value" + (option == null ? "" : ", " + option.paramLabel())

@@ -77,14 +77,15 @@ import static container.Seccomp.*;
 import static container.UserNamespace.*;
 import static container.Volume.*;
 
-@Command(name = "07-caps-seccomp", mixinStandardHelpOptions = true, version = "workbook stage 07",
+@Command(name = "07-caps-seccomp", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 07",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
         description = {
-            "Runs a command in a user namespace (root inside, you outside) and in its own UTS, PID,",
-            "IPC, mount and network namespaces, with Docker's default capabilities only and a seccomp",
-            "filter. Needs no root: run by an ordinary user, the network is loopback only and there are",
-            "no cgroup limits. With sudo: --uid-map, --ip and limits too.",
-            "Without a command: an interactive shell inside."})
+            "Runs a command in a user namespace (root inside, you outside) and in its own",
+            "UTS, PID, IPC, mount and network namespaces, with Docker's default",
+            "capabilities only and a seccomp filter. Needs no root: run by an ordinary",
+            "user, the network is loopback only and there are no cgroup limits. With sudo:",
+            "--uid-map, --ip and limits too. Without a command: an interactive shell",
+            "inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

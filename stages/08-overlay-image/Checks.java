@@ -19,9 +19,24 @@ final class Checks {
             throw new StageFailure("--hostname " + name.replaceAll("\\p{Cntrl}", "?") + ": use letters, digits, '-' and '.', starting and ending with a letter or digit");
     }
 
-    static Path checkRootfs(Path dir) {
+    /**
+     * A relative --rootfs (the default, rootfs, is one) that is not in the current directory
+     * is looked for in the workbook above it: a stage runs from its own folder (cd
+     * stages/02-uts-pid; jbang Main.java) or from anywhere in the workbook. (JBang does not
+     * tell a program where its source is, or the stage would start from there.)
+     */
+    static Path inTheWorkbook(Path dir) {
+        if (dir.isAbsolute() || Files.isDirectory(dir)) return dir;
+        for (Path above = Path.of("").toAbsolutePath().getParent(); above != null; above = above.getParent())
+            if (Files.isDirectory(above.resolve("stages")) && Files.isDirectory(above.resolve(dir))) return above.resolve(dir);
+        return dir;
+    }
+
+    static Path checkRootfs(Path given) {
+        Path dir = inTheWorkbook(given);
         if (!Files.isDirectory(dir))
-            throw new StageFailure("rootfs not found: " + dir + " (run scripts/setup from the workbook root, or pass --rootfs DIR)");
+            throw new StageFailure("rootfs not found: " + given + ", here or in a workbook above " + Path.of("").toAbsolutePath()
+                    + " (run scripts/setup in the workbook, or pass --rootfs DIR)");
         if (dir.toAbsolutePath().normalize().getNameCount() == 0)
             throw new StageFailure("--rootfs / is the host's own root: give a root filesystem, such as rootfs/ (scripts/setup builds it)");
         if (!Files.isDirectory(dir.resolve("proc")))

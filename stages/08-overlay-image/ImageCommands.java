@@ -60,6 +60,7 @@ final class ImageCommands {
 
     // tag::build[]
     @Command(name = "build", mixinStandardHelpOptions = true, sortOptions = false,
+            header = "Makes an image from a directory or another image, offline, as docker build does.",
             description = {"Makes an image, offline: a first layer from a directory (or the layers of an image),",
                 "and a layer on top for --copy and --remove, like a Dockerfile's FROM, COPY and RUN rm.",
                 "Prints the image's name and its manifest's digest."})
@@ -156,6 +157,7 @@ final class ImageCommands {
 
     // tag::commit[]
     @Command(name = "commit", mixinStandardHelpOptions = true, sortOptions = false,
+            header = "Makes an image of a container kept by --keep, as docker commit does.",
             description = {"Makes a new image of a container kept by --keep: its image's layers,",
                 "and on top a layer of what the container changed (its upper directory), as docker commit does."})
     static class Commit extends InStore {

@@ -88,14 +88,15 @@ import static container.Seccomp.*;
 import static container.UserNamespace.*;
 import static container.Volume.*;
 
-@Command(name = "08-overlay-image", mixinStandardHelpOptions = true, version = "workbook stage 08",
+@Command(name = "08-overlay-image", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: build|images|commit|rm|exec ...)", version = "workbook stage 08",
         sortOptions = false, usageHelpAutoWidth = true, subcommands = {ImageCommands.Build.class, ImageCommands.ListImages.class, ImageCommands.Commit.class, ImageCommands.Remove.class, Exec.class},
         description = {
-            "Runs a command in a user namespace (root inside, you outside) and in its own UTS, PID,",
-            "IPC, mount and network namespaces, with Docker's default capabilities only and a seccomp",
-            "filter; with --image, on an overlay of an image's layers. Needs no root: run by an ordinary",
-            "user, the network is loopback only and there are no cgroup limits. With sudo: --uid-map,",
-            "--ip and limits too. Without a command: the image's (or an interactive shell) inside."})
+            "Runs a command in a user namespace (root inside, you outside) and in its own",
+            "UTS, PID, IPC, mount and network namespaces, with Docker's default",
+            "capabilities only and a seccomp filter; with --image, on an overlay of an",
+            "image's layers. Needs no root: run by an ordinary user, the network is",
+            "loopback only and there are no cgroup limits. With sudo: --uid-map, --ip and",
+            "limits too. Without a command: the image's (or an interactive shell) inside."})
 public class Main implements Callable<Integer> {
 
     @Option(names = "--rootfs", paramLabel = "DIR", defaultValue = "rootfs",

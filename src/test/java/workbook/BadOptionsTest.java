@@ -30,6 +30,7 @@ class BadOptionsTest {
             bad(table, stage, "rootfs not found", "--rootfs", "/no/such/rootfs");
             bad(table, stage, "is the host's own root", "--rootfs", "/");
             bad(table, stage, "Unknown option: '--no-such-option'", "--no-such-option");
+            bad(table, stage, "Unknown option: '--rootf': did you mean --rootfs?", "--rootf", "rootfs");
             if (n == 1) {
                 bad(table, stage, "--jail needs a value, DIR", "--jail");
                 bad(table, stage, "--copy needs a value, PROGRAM", "--copy");

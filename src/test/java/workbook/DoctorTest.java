@@ -30,7 +30,7 @@ class DoctorTest {
         Stage.Result r = Host.run("scripts/doctor", "--rootfs", "/no/such/rootfs");
 
         assertEquals(1, r.exit(), r::toString);
-        assertEquals("✗ busybox rootfs 01-08 rootfs not found: /no/such/rootfs (run scripts/setup from the workbook root, or pass --rootfs DIR)",
+        assertEquals("✗ busybox rootfs 01-08 rootfs not found: /no/such/rootfs (run scripts/setup in the workbook, or pass --rootfs DIR)",
                 row(r, "busybox rootfs"));
         assertTrue(r.out().contains("doctor: 1 need(s) not met"), r::out);
     }

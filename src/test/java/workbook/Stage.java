@@ -170,6 +170,7 @@ public final class Stage {
 
         Running(Process process, boolean merged) {
             this.process = process;
+            NothingLeftBehind.Ours.started(process.pid());
             this.out = new StreamCollector(process.getInputStream());
             this.err = merged ? StreamCollector.EMPTY : new StreamCollector(process.getErrorStream());
         }

@@ -125,6 +125,43 @@ class WorkshopTest {
         assertEquals(0, board.failed("private") + board.failed("volume"), board::toString);
     }
 
+    /**
+     * An attendee always has a second terminal open. A correct stage scores full marks while,
+     * beside the check, containers of another stage start, run and end, and another program
+     * makes and removes cgroups, and files in /tmp and in /run/workbook: the grader counts only
+     * what its own processes made.
+     */
+    @Test
+    void aCorrectStageScoresFullMarksWhileTheMachineIsBusy() throws IOException, InterruptedException {
+        Path copy = solution("02-uts-pid");
+        Path stop = work.resolve("stop");
+        String noise = """
+                mkdir -p /run/workbook
+                (while [ ! -e "$1" ]; do jbang stages/04-cgroup-cpu/Main.java -q --cpus 0.2 -- /bin/sleep 1; done) &
+                i=0
+                while [ ! -e "$1" ]; do
+                  i=$((i + 1))
+                  mkdir /sys/fs/cgroup/blkio/noise-$$-$i /sys/fs/cgroup/unified/noise-$$-$i 2>/dev/null
+                  touch /tmp/workbook-noise-$$-$i /run/workbook/99-noise.$$.$i
+                  sleep 0.3
+                  rmdir /sys/fs/cgroup/blkio/noise-$$-$i /sys/fs/cgroup/unified/noise-$$-$i 2>/dev/null
+                  rm -f /tmp/workbook-noise-$$-$i /run/workbook/99-noise.$$.$i
+                done
+                wait
+                """;
+        Process busy = new ProcessBuilder("bash", "-c", noise, "noise", stop.toString()).directory(Stage.WORKBOOK.toFile())
+                .redirectErrorStream(true).redirectOutput(work.resolve("noise.log").toFile()).start();
+        try {
+            Host.pause(5000); // the other terminal's first container is up
+            Scoreboard board = check("02-uts-pid", copy);
+            assertEquals(0, board.exit(), board::toString);
+            assertEquals(0, board.failedInAll(), board::toString);
+        } finally {
+            Files.writeString(stop, "");
+            if (!busy.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)) busy.descendants().forEach(ProcessHandle::destroyForcibly);
+        }
+    }
+
     @Test
     void exerciseNeverOverwritesALearnersWork() throws IOException {
         Path copy = exercise("02-uts-pid");
