@@ -35,8 +35,27 @@ final class Checks {
     static Path inTheWorkbook(Path dir) {
         if (dir.isAbsolute() || Files.isDirectory(dir)) return dir;
         for (Path above = Path.of("").toAbsolutePath().getParent(); above != null; above = above.getParent())
-            if (Files.isDirectory(above.resolve("stages")) && Files.isDirectory(above.resolve(dir))) return above.resolve(dir);
+            if (Files.isDirectory(above.resolve("stages")) && Files.isDirectory(above.resolve(dir))
+                    && ownedByUs(above) && ownedByUs(above.resolve(dir))) return above.resolve(dir);
         return dir;
+    }
+
+    /**
+     * A workbook found on the way up must be root's or the learner's (sudo's SUDO_UID), and
+     * writable by no one else: from a directory under /tmp, another user could have left a
+     * stages/ and a rootfs/ of their own above it, whose programs the container would run.
+     */
+    static boolean ownedByUs(Path dir) {
+        try {
+            int owner = (int) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            int mode = (int) Files.getAttribute(dir, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            int me = (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            String sudoUid = System.getenv("SUDO_UID");
+            boolean ours = owner == 0 || owner == me || sudoUid != null && sudoUid.equals(Integer.toString(owner));
+            return ours && (mode & 0022) == 0;
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     static Path checkRootfs(Path given) {

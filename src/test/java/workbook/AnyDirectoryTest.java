@@ -34,6 +34,23 @@ class AnyDirectoryTest {
         assertEquals("inside", r.out().strip(), r::toString);
     }
 
+    /**
+     * Another user's stages/ and rootfs/ above the current directory (in /tmp, anyone may make
+     * them) are not the workbook: a root run there must not take their programs for the
+     * container's. The stage refuses, and says where it looked.
+     */
+    @Test
+    void aWorkbookAnotherUserPlantedAboveIsNotTaken(@org.junit.jupiter.api.io.TempDir java.nio.file.Path planted) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(planted.resolve("stages"));
+        java.nio.file.Files.createDirectories(planted.resolve("rootfs/proc"));
+        java.nio.file.Path below = java.nio.file.Files.createDirectories(planted.resolve("below"));
+        assertEquals(0, Host.run("chown", "-R", "65534:65534", planted.toString()).exit());
+        assertEquals(0, Host.run("chmod", "755", planted.toString()).exit());
+        Stage.Result r = Host.run(below, java.time.Duration.ofSeconds(60),
+                java.util.List.of("jbang", Stage.WORKBOOK.resolve("stages/02-uts-pid/Main.java").toString(), "-q", "--", "/bin/true"));
+        Failures.assertStageFailed(r, "02-uts-pid", "rootfs not found: rootfs, here or in a workbook above " + below);
+    }
+
     @Test
     void outsideAnyWorkbookTheStageSaysWhereItLooked() {
         Stage.Result r = Host.run(java.nio.file.Path.of("/"), java.time.Duration.ofSeconds(60),
