@@ -99,11 +99,11 @@ public class Main implements Callable<Integer> {
     boolean escape;
 
     @Option(names = "--uid-map", paramLabel = "CONTAINER:HOST:COUNT",
-            description = "Map COUNT user IDs from CONTAINER inside to HOST outside. Repeatable; needs sudo. Default: 0:YOUR_UID:1.")
+            description = "Map COUNT user IDs from CONTAINER inside to HOST outside. Repeatable; needs sudo. Default: 0:YOUR_UID:1, with sudo 0:100000:65536.")
     List<String> uidMapSpecs = new ArrayList<>();
 
     @Option(names = "--gid-map", paramLabel = "CONTAINER:HOST:COUNT",
-            description = "The same for group IDs. Default: 0:YOUR_GID:1.")
+            description = "The same for group IDs. Default: 0:YOUR_GID:1, with sudo 0:100000:65536.")
     List<String> gidMapSpecs = new ArrayList<>();
 
     @Option(names = {"-u", "--user"}, paramLabel = "UID[:GID]",

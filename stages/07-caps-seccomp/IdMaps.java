@@ -18,10 +18,20 @@ import static container.Narration.*;
  * else root inside could drop a group the host uses to keep it *out* of a file (mode 0705).
  */
 record IdMaps(List<long[]> uids, List<long[]> gids) {
+    /**
+     * Without a map, an ordinary user's container maps root to that user, the one ID it may
+     * map. Root's would be "0 0 1": root inside would be the host's root, owner of whatever it
+     * wrote in the shared rootfs or a volume, setuid bits included. So with sudo the default is
+     * a range, as Docker's userns-remap gives: root inside is uid 100000 outside, an ordinary
+     * user of the host (on Debian, these are the first user's subordinate IDs in /etc/subuid).
+     * Being the host's root takes asking for it: --uid-map 0:0:1 --gid-map 0:0:1.
+     */
+    static final long[] RANGE_FOR_ROOT = {0, 100_000, 65_536};
+
     static IdMaps check(List<String> uidSpecs, List<String> gidSpecs, boolean rootless) {
         int uid = LIBC.geteuid(), gid = LIBC.getegid();
-        List<long[]> uids = uidSpecs.isEmpty() ? List.of(new long[]{0, uid, 1}) : parse("--uid-map", uidSpecs);
-        List<long[]> gids = gidSpecs.isEmpty() ? List.of(new long[]{0, gid, 1}) : parse("--gid-map", gidSpecs);
+        List<long[]> uids = !uidSpecs.isEmpty() ? parse("--uid-map", uidSpecs) : List.of(rootless ? new long[]{0, uid, 1} : RANGE_FOR_ROOT);
+        List<long[]> gids = !gidSpecs.isEmpty() ? parse("--gid-map", gidSpecs) : List.of(rootless ? new long[]{0, gid, 1} : RANGE_FOR_ROOT);
         if (rootless) {
             onlyYourOwn("--uid-map", uids, uid);
             onlyYourOwn("--gid-map", gids, gid);

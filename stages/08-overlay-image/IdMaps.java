@@ -18,6 +18,12 @@ import static container.Narration.*;
  * else root inside could drop a group the host uses to keep it *out* of a file (mode 0705).
  */
 record IdMaps(List<long[]> uids, List<long[]> gids) {
+    /**
+     * Unlike stages 06 and 07, no range by default with sudo: root inside is the host's root,
+     * as in rootful Docker. A remapped root could not enter the store, which is closed to
+     * others (Store.closeToOthers), nor change the image's files, which are the host root's.
+     * The store being root's alone is what keeps other users from what such a root writes.
+     */
     static IdMaps check(List<String> uidSpecs, List<String> gidSpecs, boolean rootless) {
         int uid = LIBC.geteuid(), gid = LIBC.getegid();
         List<long[]> uids = uidSpecs.isEmpty() ? List.of(new long[]{0, uid, 1}) : parse("--uid-map", uidSpecs);

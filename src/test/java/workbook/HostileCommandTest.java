@@ -291,7 +291,8 @@ class HostileCommandTest {
 
     /**
      * /proc/sys is the host kernel's settings, the same file in every namespace: a root inside
-     * that is root outside (sudo, no --uid-map) could set them for the whole machine. From 07
+     * that is root outside (--uid-map 0:0:1, as the learner may ask) could set them for the
+     * whole machine. From 07
      * on, they are read-only inside, and /proc/kcore, /proc/keys and the like are masked, as
      * Docker does; the host's mountinfo of the command shows it. (The write puts back the value
      * it read, so that it changes nothing where it gets through.)
@@ -329,13 +330,68 @@ class HostileCommandTest {
         String setting = "/proc/sys/kernel/printk_delay";
         String before = Host.read(Path.of(setting)).strip();
         String script = "v=$(cat " + setting + "); if (echo \"$v\" > " + setting + ") 2>/dev/null; then echo result: wrote; else echo result: refused; fi; exec sleep 60";
-        try (NetworkLab lab = NetworkLab.create(); Stage.Running run = lab.stage(Stage.of(stage)).start(quietRun(stage, "/bin/sh", "-c", script))) {
+        try (NetworkLab lab = NetworkLab.create(); Stage.Running run = lab.stage(Stage.of(stage)).start("--quiet",
+                "--uid-map", "0:0:1", "--gid-map", "0:0:1", "--", "/bin/sh", "-c", script)) {
             run.awaitOutput("result: ", START);
             long command = commandAmong(run, "sleep 60");
             String result = run.output().replaceAll("(?s).*result: (\\w+).*", "$1");
             assertEquals(before, Host.read(Path.of(setting)).strip(), "the host's setting changed");
             return new HostSetting(result, Host.read(Path.of("/proc/" + command + "/mountinfo")));
         }
+    }
+
+    static Stream<String> stagesWithTheSharedRootfs() {
+        return Stream.of("06-user-ns", "07-caps-seccomp");
+    }
+
+    /**
+     * In 06 and 07 the container writes in the rootfs itself, which other users can reach (a
+     * remapped root must, too). With sudo and no --uid-map, root inside is uid 100000 outside:
+     * the image's files are not its own, and a copy of a program it makes setuid wherever it
+     * can write (the rootfs's /tmp) runs, for another user, as 100000, not as root.
+     */
+    @ParameterizedTest
+    @MethodSource("stagesWithTheSharedRootfs")
+    void aSetuidProgramMadeInTheRootfsGivesAnotherUserNothing(String stage, @TempDir Path tmp) throws IOException {
+        List<String> euids = setuidFromTheRootfs(stage, tmp);
+        // One program: /bin is not the container's to write, /tmp is; and it runs as uid 100000.
+        assertEquals(List.of("100000"), euids, "what the other user's runs of the setuid programs printed");
+    }
+
+    /** Without the defence (a copy of stage 07 whose root maps to the host's root), another user runs it as root. */
+    @Test
+    void withoutTheRangeAnotherUserRunsTheContainersCopyAsRoot(@TempDir Path tmp, @TempDir Path copies) throws IOException {
+        Path copy = copies.resolve("07-caps-seccomp");
+        copyStage("07-caps-seccomp", copy);
+        replace(copy.resolve("IdMaps.java"), "rootless ? new long[]{0, uid, 1} : RANGE_FOR_ROOT", "new long[]{0, uid, 1}");
+        System.setProperty("workbook.stage.07-caps-seccomp", copy.toString());
+        try {
+            assertTrue(setuidFromTheRootfs("07-caps-seccomp", tmp).contains("0"));
+        } finally {
+            System.clearProperty("workbook.stage.07-caps-seccomp");
+        }
+    }
+
+    /** What another user's run of each setuid program the container made in a copy of the rootfs printed: their euid. */
+    static List<String> setuidFromTheRootfs(String stage, Path tmp) {
+        Path euid = probe("euid");
+        Host.run("chmod", "755", tmp.toString()); // as open as a workbook's directory is
+        Path rootfs = tmp.resolve("rootfs");
+        assertEquals(0, Host.run("cp", "-a", Stage.WORKBOOK.resolve("rootfs").toString(), rootfs.toString()).exit());
+        String script = "for d in /bin /tmp; do cp /probe/euid $d/euid 2>/dev/null && chmod 4755 $d/euid; done; true";
+        Stage.Result made;
+        try (NetworkLab lab = NetworkLab.create()) {
+            made = lab.stage(Stage.of(stage)).run("--quiet", "--rootfs", rootfs.toString(), "--volume", euid.getParent() + ":/probe",
+                    "--", "/bin/sh", "-c", script);
+        }
+        assertEquals(0, made.exit(), made::toString);
+        List<String> euids = new ArrayList<>();
+        for (String program : Host.run("find", rootfs.toString(), "-type", "f", "-perm", "-4000").out().lines().toList()) {
+            Stage.Result other = Host.run("setpriv", "--reuid", Integer.toString(TestUser.LEARNER.uid()), "--regid",
+                    Integer.toString(TestUser.LEARNER.uid()), "--clear-groups", "/bin/sh", "-c", "exec \"$0\"", program);
+            euids.add(other.exit() == 0 ? other.out().strip() : other.toString());
+        }
+        return euids;
     }
 
     /**
@@ -498,6 +554,12 @@ class HostileCommandTest {
         try (Stream<Path> files = Files.list(Stage.WORKBOOK.resolve("stages").resolve(stage))) {
             for (Path file : files.toList()) Files.copy(file, copy.resolve(file.getFileName()));
         }
+    }
+
+    static void replace(Path file, String text, String by) throws IOException {
+        String was = Files.readString(file);
+        assertTrue(was.contains(text), () -> file + " holds " + text);
+        Files.writeString(file, was.replace(text, by));
     }
 
     static void remove(Path file, String line) throws IOException {
