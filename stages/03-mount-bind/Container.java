@@ -24,6 +24,16 @@ final class Container {
         LIBC.close(startPipe);
     }
 
+    /**
+     * On a path that left before awaitExit (an interrupt, a failure), init may still run, in
+     * the groups and on the links the parent is about to remove: SIGKILL, then wait until it
+     * is reaped. Not once it is (the future is done): its PID may be another process's by then.
+     */
+    void end() {
+        if (!exit.isDone()) LIBC.kill(pid, SIGKILL);
+        exit.exceptionally(e -> -1).join();
+    }
+
     int awaitExit() throws InterruptedException {
         try {
             return exit.get();

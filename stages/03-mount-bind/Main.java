@@ -99,6 +99,7 @@ public class Main implements Callable<Integer> {
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (interrupted != 0) return 128 + interrupted; // undone, and nothing to say
             if (e instanceof StageFailure) return fail(e.getMessage());
             throw e;
         });
@@ -153,6 +154,7 @@ public class Main implements Callable<Integer> {
     // tag::main[]
     @Override
     public Integer call() throws Exception {
+        takeSignals();
         narrating = !quiet;
         forInit = settingsForInit();
         requireRoot();
@@ -164,13 +166,16 @@ public class Main implements Callable<Integer> {
         List<Path> madeOnHost = createMountPoints(root, volumes);
         if (escape) madeOnHost.add(root.resolve("breakout")); // init's escape attempt makes it
         Path record = recordMadeOnHost(madeOnHost);
+        Container container = null;
         try {
-            Container container = startInit();
+            stopIfInterrupted(); // a signal that came while the host was being changed
+            container = startInit();
             forwardSignals(container.pid);
             printNamespaces(container.pid);
             container.release();
             return container.awaitExit();
         } finally {
+            if (container != null) container.end();
             removeFromHost(madeOnHost);
             Files.deleteIfExists(record);
         }

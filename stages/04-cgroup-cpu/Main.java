@@ -125,6 +125,7 @@ public class Main implements Callable<Integer> {
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (interrupted != 0) return 128 + interrupted; // undone, and nothing to say
             if (e instanceof StageFailure) return fail(e.getMessage());
             throw e;
         });
@@ -179,6 +180,7 @@ public class Main implements Callable<Integer> {
     // tag::main[]
     @Override
     public Integer call() throws Exception {
+        takeSignals();
         narrating = !quiet;
         forInit = settingsForInit();
         requireRoot();
@@ -193,20 +195,24 @@ public class Main implements Callable<Integer> {
         if (escape) madeOnHost.add(root.resolve("breakout")); // init's escape attempt makes it
         Path record = recordMadeOnHost(madeOnHost);
         Thread meter = null;
+        Container container = null;
         try {
+            stopIfInterrupted(); // a signal that came while the host was being changed
             cgroup.create(NAME + "-" + ProcessHandle.current().pid(), limits, madeOnHost);
             recordMadeOnHost(madeOnHost);
-            Container container = startInit();
+            stopIfInterrupted();
+            container = startInit();
+            forwardSignals(container.pid);
             // Only once init's JVM is up: it starts a dozen threads on the way, and under a
             // tight --pids-limit it could not start at all.
             container.awaitReady();
             cgroup.join(container.pid);
-            forwardSignals(container.pid);
             printNamespaces(container.pid);
             if (narrating) meter = startMeter(cgroup, limits.cpus());
             container.release();
             return container.awaitExit();
         } finally {
+            if (container != null) container.end();
             if (meter != null) meter.interrupt();
             removeFromHost(madeOnHost);
             cgroup.removeSharedParentIfEmpty();

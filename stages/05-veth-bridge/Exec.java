@@ -43,6 +43,7 @@ class Exec implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        takeSignals(); // passed on once the command runs
         narrating = !(quiet || stage.quiet);
         requireRoot();
         requireContainer(pid);

@@ -42,6 +42,7 @@ class Exec implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        takeSignals(); // passed on once the command runs
         narrating = !(quiet || stage.quiet);
         requireContainer(pid);
         return enter(pid, command.isEmpty() ? List.of("/bin/sh") : command);

@@ -197,6 +197,7 @@ public class Main implements Callable<Integer> {
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (interrupted != 0) return 128 + interrupted; // undone, and nothing to say
             if (e instanceof StageFailure) return fail(e.getMessage());
             throw e;
         });
@@ -258,6 +259,7 @@ public class Main implements Callable<Integer> {
     // tag::main[]
     @Override
     public Integer call() throws Exception {
+        takeSignals();
         narrating = !quiet;
         keep = kept(capAdds, capDrops);
         seccomp = seccompWanted(securityOpts);
@@ -287,24 +289,28 @@ public class Main implements Callable<Integer> {
         Path record = recordMadeOnHost(madeOnHost);
         Thread meter = null;
         Address address = null;
+        Container container = null;
         try {
+            stopIfInterrupted(); // a signal that came while the host was being changed
             if (network != null) address = network.join(requested);
             if (cgroup != null) cgroup.create(NAME + "-" + ProcessHandle.current().pid(), limits, madeOnHost);
             recordMadeOnHost(madeOnHost);
             showThatTheJvmCannotCreateAUserNamespace();
-            Container container = startInit();
+            stopIfInterrupted();
+            container = startInit();
+            forwardSignals(container.pid);
             // Only once init's JVM is up: it starts a dozen threads on the way, and under a
             // tight --pids-limit it could not start at all.
             container.awaitReady();
             maps.writeFor(container.pid, rootless);
             if (cgroup != null) cgroup.join(container.pid);
             if (network != null) network.connect(container.pid, address);
-            forwardSignals(container.pid);
             printNamespaces(container.pid);
             if (narrating && cgroup != null) meter = startMeter(cgroup, limits.cpus());
             container.release();
             return container.awaitExit();
         } finally {
+            if (container != null) container.end();
             if (meter != null) meter.interrupt();
             if (address != null) network.leave();
             removeFromHost(madeOnHost);

@@ -134,25 +134,51 @@ final class Parent {
         return code;
     }
 
+    // tag::interrupt[]
+    /**
+     * Left to the JVM, Ctrl-C, a kill or a hang-up would end the stage there and then, without
+     * the finally that undoes what the run made on the host. An interrupt is not a crash: so
+     * the stage takes these signals itself from its first step. One that comes while it sets
+     * up is noted, and the set-up stops at its next step (stopIfInterrupted), through the same
+     * finally as any failure; the stage then exits as the signal would have had it, with 128
+     * and its number, without a word. Once init runs, the signal is passed on to it instead.
+     */
+    static volatile int interrupted, containerPid;
+
+    static void takeSignals() {
+        for (String name : List.of("INT", "TERM", "HUP"))
+            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+                interrupted = s.getNumber();
+                if (containerPid != 0) passOn(containerPid, interrupted);
+            });
+    }
+
+    static void stopIfInterrupted() {
+        if (interrupted != 0) throw new StageFailure("interrupted by signal " + interrupted);
+    }
+    // end::interrupt[]
+
     // tag::signals[]
     /**
-     * Ctrl-C or a kill aimed at the stage is passed on to the container's PID 1. But PID 1 of a
-     * namespace gets only the signals it has a handler for (sleep has none), except SIGKILL
-     * from outside. So if the container is still there after a grace period, SIGKILL ends it,
-     * and with PID 1 the kernel ends every process in its namespace.
+     * From now on a signal aimed at the stage goes to the container's PID 1 (and one that came
+     * while init was starting goes now). But PID 1 of a namespace gets only the signals it has
+     * a handler for (sleep has none), except SIGKILL from outside. So if the container is still
+     * there after a grace period, SIGKILL ends it, and with PID 1 the kernel ends every process
+     * in its namespace.
      */
     static void forwardSignals(int pid) {
-        for (String name : List.of("INT", "TERM", "HUP")) {
-            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
-                LIBC.kill(pid, s.getNumber());
-                Thread killer = new Thread(() -> {
-                    sleep(GRACE_MILLIS);
-                    if (LIBC.kill(pid, 0) == 0) check("kill(" + pid + ", SIGKILL)", () -> LIBC.kill(pid, SIGKILL), "");
-                });
-                killer.setDaemon(true);
-                killer.start();
-            });
-        }
+        containerPid = pid;
+        if (interrupted != 0) passOn(pid, interrupted);
+    }
+
+    static void passOn(int pid, int signal) {
+        LIBC.kill(pid, signal);
+        Thread killer = new Thread(() -> {
+            sleep(GRACE_MILLIS);
+            if (LIBC.kill(pid, 0) == 0) check("kill(" + pid + ", SIGKILL)", () -> LIBC.kill(pid, SIGKILL), "");
+        });
+        killer.setDaemon(true);
+        killer.start();
     }
     // end::signals[]
 

@@ -74,6 +74,13 @@ public final class Stage {
         return new Stage(name, user, true, mergeOutput, limit, environment, wrapper);
     }
 
+    /** Runs it under one more command, inside the wrapper it has already. */
+    public Stage alsoWrappedIn(String... command) {
+        List<String> more = new ArrayList<>(wrapper);
+        more.addAll(List.of(command));
+        return new Stage(name, user, asRoot, mergeOutput, limit, environment, more);
+    }
+
     /** Stdout and stderr in one stream, in the order a terminal shows them. */
     public Stage mergeOutput() {
         return new Stage(name, user, asRoot, true, limit, environment, wrapper);
