@@ -235,10 +235,13 @@ public class Main implements Callable<Integer> {
         narrating = !quiet;
         keep = kept(capAdds, capDrops);
         seccomp = seccompWanted(securityOpts);
-        forInit = settingsForInit();
         boolean rootless = LIBC.geteuid() != 0;
         checkHostname(hostname);
         Path root = checkRootfs(rootfs);
+        // Init gets the directory found, by its full path: as root inside, it sees the host's
+        // owners as nobody, and could not tell a workbook above it from one someone planted.
+        rootfs = root;
+        forInit = settingsForInit();
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
         Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
         IdMaps maps = IdMaps.check(uidMapSpecs, gidMapSpecs, rootless);

@@ -272,6 +272,9 @@ public class Main implements Callable<Integer> {
         if (containerName != null) ImageCommands.checkContainerName(containerName);
         if (image != null && command.isEmpty()) command = image.cmd();
         Path root = image == null ? checkRootfs(rootfs) : null;
+        // Init gets the directory found, by its full path: as root inside, it sees the host's
+        // owners as nobody, and could not tell a workbook above it from one someone planted.
+        if (root != null) rootfs = root;
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
         Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
         IdMaps maps = IdMaps.check(uidMapSpecs, gidMapSpecs, rootless);
