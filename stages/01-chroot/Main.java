@@ -86,6 +86,7 @@ public class Main implements Callable<Integer> {
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (interrupted != 0) return 128 + interrupted; // stopped before the command started
             if (e instanceof StageFailure) return fail(e.getMessage());
             throw e;
         });
@@ -94,6 +95,7 @@ public class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        takeSignals();
         narrating = !quiet;
         requireRoot();
         stopCommandsOfCrashedRuns();
@@ -102,7 +104,9 @@ public class Main implements Callable<Integer> {
         try {
             if (rootfs == null) fillJail(root, extraPrograms);
             List<String> argv = command.isEmpty() ? List.of(rootfs != null ? "/bin/sh" : "/bin/bash") : command;
+            stopIfInterrupted();
             int pid = enterRootAndSpawn(root, argv, escape, rootfs);
+            forwardSignals(pid);
             Path record = recordCommand(pid);
             try {
                 return waitForExit(pid);

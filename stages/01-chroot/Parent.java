@@ -14,7 +14,6 @@ final class Parent {
 
     /** The stage's exit status is the command's: its exit code, or 128 + the signal that killed it. */
     static int waitForExit(int pid) {
-        forwardSignals(pid);
         IntByReference status = new IntByReference();
         while (LIBC.waitpid(pid, status, 0) < 0) {
             if (Runtime.getRuntime(LIBC).getLastError() != Errno.EINTR.intValue())
@@ -27,11 +26,29 @@ final class Parent {
         return code;
     }
 
-    /** Ctrl-C or a kill aimed at the stage reaches the command too, and the stage waits for it to end. */
+    static volatile int interrupted, commandPid;
+
+    /**
+     * From the first step, Ctrl-C or a kill aimed at the stage is the stage's to handle: left
+     * to the JVM, it would end the stage between two steps, with the command running and its
+     * record or jail left behind. Before there is a command, the signal is noted and the stage
+     * stops before starting one (stopIfInterrupted); after, it is passed on to the command.
+     */
+    static void takeSignals() {
+        for (String name : List.of("INT", "TERM", "HUP"))
+            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+                interrupted = s.getNumber();
+                if (commandPid != 0) LIBC.kill(commandPid, interrupted);
+            });
+    }
+
+    static void stopIfInterrupted() {
+        if (interrupted != 0) throw new StageFailure("interrupted by signal " + interrupted);
+    }
+
+    /** Ctrl-C or a kill aimed at the stage reaches the command too (one that came as it started, now), and the stage waits for it to end. */
     static void forwardSignals(int pid) {
-        for (String name : List.of("INT", "TERM", "HUP")) {
-            sun.misc.Signal signal = new sun.misc.Signal(name);
-            sun.misc.Signal.handle(signal, s -> LIBC.kill(pid, s.getNumber()));
-        }
+        commandPid = pid;
+        if (interrupted != 0) LIBC.kill(pid, interrupted);
     }
 }
