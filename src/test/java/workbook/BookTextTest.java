@@ -51,6 +51,39 @@ class BookTextTest {
         assertEquals(List.of(), faults, chapter.getFileName() + ":");
     }
 
+    /**
+     * A ditaa picture draws a box's side only where its characters line up: a line one column
+     * wider than its frame loses a corner and leaves a stray "|". So every "|" of a picture
+     * has a side, a corner or a line crossing it (an arrow) right above it and right below it,
+     * or the picture's own top or bottom.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("chapters")
+    void everyLineOfADiagramStaysInsideItsFrame(Path chapter) throws IOException {
+        List<String> faults = new ArrayList<>();
+        List<String> lines = Files.readAllLines(chapter);
+        for (int i = 0; i < lines.size(); i++) {
+            if (!lines.get(i).startsWith("[ditaa")) continue;
+            int start = i + 2, end = start;
+            while (!lines.get(end).equals("....")) end++;
+            for (int row = start; row < end; row++)
+                for (int column = 0; column < lines.get(row).length(); column++)
+                    if (lines.get(row).charAt(column) == '|') {
+                        boolean above = row == start || edge(lines.get(row - 1), column);
+                        boolean below = row == end - 1 || edge(lines.get(row + 1), column);
+                        if (!above || !below)
+                            faults.add("line " + (row + 1) + ", column " + (column + 1) + ": a side with nothing to join "
+                                    + (above ? "below" : "above") + " it: " + lines.get(row).strip());
+                    }
+            i = end;
+        }
+        assertEquals(List.of(), faults, chapter.getFileName() + ":");
+    }
+
+    static boolean edge(String line, int column) {
+        return column < line.length() && "|+-<>v^".indexOf(line.charAt(column)) >= 0;
+    }
+
     /** The text outside listing blocks, a paragraph (lines up to an empty one) at a time, on one line. */
     static List<String> paragraphs(List<String> lines) {
         List<String> paragraphs = new ArrayList<>();
