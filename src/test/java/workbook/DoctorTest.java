@@ -1,9 +1,18 @@
 package workbook;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipInputStream;
+import java.util.zip.ZipOutputStream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -11,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
 @RootOnly
 @ExtendWith(NothingLeftBehind.class)
 class DoctorTest {
-    static final List<String> NEEDS = List.of("root", "java 17 or newer", "jbang", "unshare", "nsenter", "setpriv", "ip",
+    static final List<String> NEEDS = List.of("root", "java 17 or newer", "jbang", "jbang's builds", "unshare", "nsenter", "setpriv", "ip",
             "iptables or nft", "uts namespace", "pid namespace", "ipc namespace", "mnt namespace", "net namespace",
             "user namespace", "cgroup namespace", "time namespace", "user namespaces", "cgroup version", "cpu controller",
             "memory controller", "pids controller", "veth and bridge", "busybox rootfs");
@@ -44,6 +53,49 @@ class DoctorTest {
         assertTrue(row(r, "user namespaces").startsWith("✓ user namespaces 06 an ordinary user may create them"), r::out);
         assertTrue(row(r, "veth and bridge").startsWith("✓"), r::out);
         assertTrue(row(r, "busybox rootfs").startsWith("✓"), r::out);
+    }
+
+    /**
+     * A stage's jar in JBang's cache that lacks one of its classes, as two builds of one source
+     * at once leave it (JBang's issue 2445), in a throwaway JBANG_DIR: the doctor names it and
+     * the fix; the same jar whole passes.
+     */
+    @Test
+    void aBuildThatLacksAClassIsFoundWithItsFix(@TempDir Path jbangDir) throws IOException {
+        assertEquals(0, Stage.of("02-uts-pid").run("--help").exit()); // built, so in root's cache
+        Path built;
+        try (Stream<Path> jars = Files.list(Path.of(System.getenv().getOrDefault("JBANG_DIR", System.getProperty("user.home") + "/.jbang"), "cache/jars"))) {
+            built = jars.map(d -> d.resolve("Main.jar")).filter(j -> Files.isRegularFile(j) && holds(j, BROKEN_AWAY))
+                    .findFirst().orElseThrow();
+        }
+        Path whole = Files.createDirectories(jbangDir.resolve("cache/jars/Main.java.whole")).resolve("Main.jar");
+        Files.copy(built, whole);
+        Stage.Result good = Host.run("env", "JBANG_DIR=" + jbangDir, "scripts/doctor");
+        assertTrue(row(good, "jbang's builds").startsWith("✓"), good::out);
+
+        Path broken = Files.createDirectories(jbangDir.resolve("cache/jars/Main.java.broken")).resolve("Main.jar");
+        try (ZipInputStream in = new ZipInputStream(Files.newInputStream(built));
+             ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(broken))) {
+            for (ZipEntry entry; (entry = in.getNextEntry()) != null; ) {
+                if (entry.getName().equals(BROKEN_AWAY)) continue;
+                out.putNextEntry(new ZipEntry(entry.getName()));
+                in.transferTo(out);
+            }
+        }
+        Stage.Result r = Host.run("env", "JBANG_DIR=" + jbangDir, "scripts/doctor");
+        assertEquals(1, r.exit(), r::toString);
+        assertEquals("✗ jbang's builds all a build lacks classes (two builds at once): rm -rf " + broken.getParent()
+                + " (JBang builds it again)", row(r, "jbang's builds"));
+    }
+
+    static final String BROKEN_AWAY = "container/Narration$StageFailure.class";
+
+    static boolean holds(Path jar, String entry) {
+        try (ZipFile zip = new ZipFile(jar.toFile())) {
+            return zip.getEntry(entry) != null;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The doctor's line for a need, with its columns' padding made single spaces. */
