@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -23,11 +24,21 @@ class BenchTest {
 
     @Test
     void oneRunOfTheBenchmarkMeasuresEveryStageAndLeavesNothingBehind(@TempDir Path out) throws IOException {
+        Path jars = Path.of(System.getenv().getOrDefault("JBANG_DIR", System.getProperty("user.home") + "/.jbang"), "cache/jars");
+        List<String> builds = builds(jars);
         Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(10), List.of("scripts/bench", "1", "--out", out.toString()));
         assertEquals(0, r.exit(), r::toString);
+        assertEquals(4, Files.readAllLines(out.resolve("loop.csv")).size(), "the workshop loop: a header and three steps");
+        assertEquals(builds, builds(jars), "JBang's builds of the edited copies are removed");
         List<String> rows = Files.readAllLines(out.resolve("startup.csv"));
         assertEquals(StageFolderTest.stages().toList(),
                 rows.stream().skip(1).map(row -> row.split(",")[0]).toList(), "a row per stage");
         assertTrue(Files.readString(out.resolve("floors.csv")).contains("\npodman,"), "podman was not measured:\n" + r);
+    }
+
+    static List<String> builds(Path jars) throws IOException {
+        try (Stream<Path> dirs = Files.list(jars)) {
+            return dirs.map(d -> d.getFileName().toString()).sorted().toList();
+        }
     }
 }
