@@ -74,12 +74,12 @@ final class Chroot {
         IntByReference pid = new IntByReference();
         String[] cArgv = nullTerminated(argv);
         String[] cEnv = nullTerminated(environmentInside());
-        // Said before the call: once it returns, the command is already running and printing.
-        narrate("posix_spawn(\"" + program + "\", " + argv + ")");
-        // posix_spawn returns the error number instead of setting errno.
         Pointer onlyStdio = Memory.allocateDirect(Runtime.getRuntime(LIBC), 128); // posix_spawn_file_actions_t
         LIBC.posix_spawn_file_actions_init(onlyStdio);
         Descriptors.closeFrom(onlyStdio, 3); // the command gets nothing of this JVM's open files
+        // Said before the call: once it returns, the command is already running and printing.
+        narrate("posix_spawn(\"" + program + "\", " + argv + ")");
+        // posix_spawn returns the error number instead of setting errno.
         int error = LIBC.posix_spawn(pid, program, onlyStdio, null, cArgv, cEnv);
         if (error != 0)
             throw new StageFailure("posix_spawn(\"" + program + "\") failed: " + describe(error));

@@ -20,5 +20,6 @@ final class Descriptors {
     static void closeFrom(Pointer fileActions, int first) {
         int error = LIBC.posix_spawn_file_actions_addclosefrom_np(fileActions, first);
         if (error != 0) throw new StageFailure("posix_spawn_file_actions_addclosefrom_np(" + first + ") failed: " + describe(error));
+        narrate("posix_spawn_file_actions_addclosefrom_np(actions, " + first + ") = 0: the child keeps 0, 1 and 2 only");
     }
 }

@@ -38,7 +38,10 @@ final class Descriptors {
      * descriptor /proc/self/fd lists gets FD_CLOEXEC by fcntl(2).
      */
     static void closeOnExecAbove2() {
-        if (LIBC.close_range(3, -1, CLOSE_RANGE_CLOEXEC) == 0) return;
+        if (LIBC.close_range(3, -1, CLOSE_RANGE_CLOEXEC) == 0) {
+            narrate("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) = 0");
+            return;
+        }
         int errno = Runtime.getRuntime(LIBC).getLastError();
         List<Integer> open;
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
@@ -47,6 +50,7 @@ final class Descriptors {
             throw new StageFailure("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) failed: " + describe(errno)
                     + ", and /proc/self/fd cannot be read: " + e.getMessage());
         }
+        narrate("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) = -1 " + describe(errno) + ": fcntl(FD, F_SETFD, FD_CLOEXEC) for each of " + open);
         for (int fd : open) LIBC.fcntl(fd, F_SETFD, FD_CLOEXEC); // the walk's own descriptor is gone: EBADF
     }
     // end::close-on-exec[]
