@@ -69,6 +69,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("bounding-set")
+    @AlsoAsLearner
     @DisplayName("the bounding set is Docker's default fourteen")
     void theBoundingSetIsDockersDefault() {
         assertEquals(DOCKER_DEFAULT, statusOfCommand(ROOTLESS).get("CapBnd"));
@@ -76,6 +77,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("bounding-set")
+    @AlsoAsLearner
     @DisplayName("hostname fails inside without CAP_SYS_ADMIN, and works with --cap-add SYS_ADMIN")
     void sethostnameNeedsSysAdmin() {
         Stage.Result refused = ROOTLESS.run("-q", "--hostname", "given", "--", "/bin/sh", "-c", "hostname other; hostname");
@@ -85,7 +87,7 @@ class CapsSeccompStageTest {
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--", "/bin/sh", "-c", "hostname other && echo ready; exec sleep 60")) {
             running.awaitOutput("ready", START);
             long command = running.container(START);
-            assertEquals("other", Host.run("nsenter", "-t", Long.toString(command), "-u", "hostname").out().strip(), "the container's UTS namespace, from the host");
+            assertEquals("other", Host.inNamespaceOf(command, "-u", "hostname").out().strip(), "the container's UTS namespace, from the host");
             assertEquals(String.format("%016x", Long.parseLong(DOCKER_DEFAULT, 16) | 1L << 21), status(command).get("CapBnd"));
             running.end();
         }
@@ -93,6 +95,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("capset")
+    @AlsoAsLearner
     @DisplayName("the command's effective and permitted sets are the default, its inheritable and ambient sets empty")
     void theCommandHoldsTheDefaultSetAndPassesNothingOn() {
         Map<String, String> status = statusOfCommand(ROOTLESS);
@@ -104,6 +107,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("capset")
+    @AlsoAsLearner
     @DisplayName("root inside reads a file of mode 000 with CAP_DAC_OVERRIDE, and not after --cap-drop DAC_OVERRIDE")
     void capDropTakesAwayWhatRootCouldDo() throws Exception {
         Path volume = LEARNER.owns(Files.createDirectory(tmp.resolve("volume")));
@@ -137,6 +141,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("install-filter")
+    @AlsoAsLearner
     @DisplayName("from the host, the command has no_new_privs and a seccomp filter")
     void theCommandRunsFiltered() {
         Map<String, String> status = statusOfCommand(ROOTLESS);
@@ -147,6 +152,7 @@ class CapsSeccompStageTest {
 
     @Test
     @Lesson("seccomp-filter")
+    @AlsoAsLearner
     @DisplayName("unshare and mount fail with EPERM even with CAP_SYS_ADMIN; the shell and its tools still work")
     void theFilterRefusesNamespacesAndMounts() {
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--", "/bin/sh", "-c",

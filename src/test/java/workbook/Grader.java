@@ -46,7 +46,8 @@ public final class Grader {
     record LessonInfo(String name, String file, String title, String trap) {
     }
 
-    record Outcome(String lesson, String requirement, boolean passed, String why) {
+    /** What became of a requirement; one skipped (it needs root, and the grader runs without) is not graded. */
+    record Outcome(String lesson, String requirement, boolean passed, boolean skipped, String why) {
     }
 
     public static void main(String[] args) throws IOException {
@@ -77,14 +78,14 @@ public final class Grader {
                 Method method = source.getJavaMethod();
                 boolean passed = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
                 String why = result.getThrowable().map(Grader::reason).orElse("");
-                outcomes.add(new Outcome(Lesson.Routing.lessonOf(method), requirement(id, method), passed, why));
+                outcomes.add(new Outcome(Lesson.Routing.lessonOf(method), requirement(id, method), passed, false, why));
             }
 
             @Override
             public void executionSkipped(TestIdentifier id, String reason) {
                 if (id.getSource().orElse(null) instanceof MethodSource source)
                     outcomes.add(new Outcome(Lesson.Routing.lessonOf(source.getJavaMethod()),
-                            requirement(id, source.getJavaMethod()), false, "not run: " + reason));
+                            requirement(id, source.getJavaMethod()), false, true, reason));
             }
         });
         return outcomes;
@@ -109,26 +110,33 @@ public final class Grader {
 
     static boolean print(String stage, String label, List<LessonInfo> lessons, List<Outcome> outcomes) {
         System.out.println("Stage " + stage + ", graded from " + label);
-        int points = 0, total = 0;
+        int points = 0, total = 0, skipped = 0;
         List<String> toDo = new ArrayList<>();
         for (LessonInfo lesson : lessons) {
             List<Outcome> mine = outcomes.stream().filter(o -> o.lesson().equals(lesson.name())).toList();
             System.out.println();
             System.out.println(lesson.name() + ": " + lesson.title() + " (" + lesson.file() + ")");
             for (Outcome o : mine) {
+                if (o.skipped()) {
+                    skipped++;
+                    System.out.println("  - not graded  " + o.requirement() + " (" + o.why() + ")");
+                    continue;
+                }
                 total++;
                 if (o.passed()) points++;
                 System.out.println("  " + (o.passed() ? "\u2713" : "\u2717") + " " + (o.passed() ? 1 : 0) + "/1  " + o.requirement());
                 if (!o.passed()) System.out.println("         " + o.why());
             }
             if (mine.isEmpty()) System.out.println("  (no test proves this lesson)");
-            if (mine.stream().anyMatch(o -> !o.passed())) {
+            if (mine.stream().anyMatch(o -> !o.passed() && !o.skipped())) {
                 toDo.add(lesson.name());
                 System.out.println("  hint: see the TODO above the lesson in " + lesson.file() + ". " + lesson.trap());
             }
         }
         System.out.println();
-        System.out.println("Total: " + points + "/" + total + (toDo.isEmpty() ? ", every requirement met." : ". Still to do: " + String.join(", ", toDo) + "."));
+        System.out.println("Total: " + points + "/" + total + (toDo.isEmpty() ? ", every requirement met." : ". Still to do: " + String.join(", ", toDo) + ".")
+                + (skipped == 0 ? "" : " Not graded: " + skipped + (skipped == 1 ? " requirement needs" : " requirements need")
+                + " root (sudo scripts/check " + stage.substring(0, 2) + " grades " + (skipped == 1 ? "it" : "them") + " too)."));
         return toDo.isEmpty() && total > 0;
     }
 }

@@ -32,6 +32,18 @@ public final class Host {
     }
 
     /** Which namespace of a kind a process is in, as the kernel names it: "uts:[4026531838]". */
+    /**
+     * Runs a command in one of a process's namespaces (nsenter's option for it: -u, -m, ...).
+     * An ordinary user may enter only through the process's user namespace, which is theirs.
+     */
+    public static Stage.Result inNamespaceOf(long pid, String option, String... command) {
+        List<String> nsenter = new java.util.ArrayList<>(List.of("nsenter", "-t", Long.toString(pid)));
+        if (!isRoot()) nsenter.addAll(List.of("-U", "--preserve-credentials"));
+        nsenter.add(option);
+        nsenter.addAll(List.of(command));
+        return run(nsenter.toArray(String[]::new));
+    }
+
     public static String namespace(Object pid, String kind) {
         try {
             return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + kind)).toString();

@@ -98,6 +98,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("verify-blob")
+    @AlsoAsLearner
     @DisplayName("every blob is named by its sha256, and an image with a changed byte is refused")
     void blobsAreNamedByTheirDigestAndChecked() throws IOException {
         buildBothImages();
@@ -116,6 +117,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("pack-entry")
+    @AlsoAsLearner
     @DisplayName("a layer is a tar of the root, and --remove is a whiteout file in the layer on top")
     void layersAreTarsWithWhiteouts() throws IOException {
         buildBothImages();
@@ -132,6 +134,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("mount-overlay")
+    @AlsoAsLearner
     @DisplayName("the container sees the layers merged: the new file, and not the removed one")
     void theContainerSeesTheLayersMerged() throws IOException {
         buildBothImages();
@@ -142,6 +145,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("mount-overlay")
+    @AlsoAsLearner
     @DisplayName("a change lands in the container's upper directory, and the layer's copy stays as it was")
     void changesGoToTheUpperDirectoryOnly() throws IOException {
         buildBothImages();
@@ -158,6 +162,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("mount-overlay")
+    @AlsoAsLearner
     @DisplayName("two containers of one image share the layers' files, inode for inode, and not their changes")
     void twoContainersShareTheLayersAndNotTheirChanges() throws IOException {
         buildBothImages();
@@ -198,6 +203,7 @@ class OverlayImageStageTest {
 
     @Test
     @Lesson("pack-entry")
+    @AlsoAsLearner
     @DisplayName("commit makes the container's changes a layer, its deletions whiteouts, and the new image runs with them")
     void commitMakesTheChangesALayer() throws IOException {
         buildBothImages();

@@ -15,15 +15,27 @@ import java.util.stream.Stream;
  * that {@code sudo scripts/setup} built, owned by root.
  */
 public final class TestUser {
-    /** uid 1000, the first ordinary user of a Debian system (vagrant, in the course VM). */
-    public static final TestUser LEARNER = new TestUser(1000);
+    /**
+     * Run by root: uid 1000, the first ordinary user of a Debian system (vagrant, in the course
+     * VM). Run by an ordinary user (the learner's scripts/check 06): that user, as they are.
+     */
+    public static final TestUser LEARNER = Host.isRoot() ? new TestUser(1000, false)
+            : new TestUser((int) new com.sun.security.auth.module.UnixSystem().getUid(), true);
 
     private final int uid;
     private final Path home;
+    /** The user running the tests: their commands run as they are, in their own home. */
+    private final boolean self;
 
-    private TestUser(int uid) {
+    private TestUser(int uid, boolean self) {
         this.uid = uid;
-        this.home = Path.of("/tmp/workbook-test-user-" + uid);
+        this.self = self;
+        this.home = self ? Path.of(System.getProperty("user.home")) : Path.of("/tmp/workbook-test-user-" + uid);
+    }
+
+    /** Whether this user runs the tests themselves (then a stage run as them needs no copy of its own). */
+    boolean isSelf() {
+        return self;
     }
 
     public int uid() {
@@ -41,6 +53,7 @@ public final class TestUser {
 
     /** The command, run as this user with its home. */
     List<String> wrap(List<String> command) {
+        if (self) return command;
         ensureHome();
         // Java takes its home from the password database, not $HOME: JBang is told where to cache.
         List<String> wrapped = new ArrayList<>(List.of("env", "HOME=" + home, "USER=learner",
@@ -83,6 +96,24 @@ public final class TestUser {
         return workbook;
     }
 
+    /**
+     * Copies of workbook files and directories in the user's copy of the workbook, with their
+     * times kept (scripts/check compares them), made theirs; returns the copy's root.
+     */
+    Path copyKeepingTimes(String... relatives) {
+        Path workbook = copyOf("README.adoc"); // the copy, and its rootfs
+        for (String relative : relatives) {
+            Path target = workbook.resolve(relative);
+            Host.run("mkdir", "-p", target.getParent().toString());
+            Host.run("rm", "-rf", target.toString());
+            Stage.Result r = Host.run("cp", "-a", Stage.WORKBOOK.resolve(relative).toString(), target.toString());
+            if (r.exit() != 0) throw new IllegalStateException(r.toString());
+            for (Path p = target; !p.equals(workbook); p = p.getParent()) Host.run("chown", "-h", uid + ":" + uid, p.toString());
+            Host.run("chown", "-R", "-h", uid + ":" + uid, target.toString());
+        }
+        return workbook;
+    }
+
     /** Runs one of the workbook's scripts as this user, from their copy of the workbook. */
     public Stage.Result runScript(String script, String... args) {
         List<String> command = new ArrayList<>(List.of("bash", script));
@@ -92,6 +123,7 @@ public final class TestUser {
 
     /** A directory of the test's, made the user's. */
     public Path owns(Path dir) {
+        if (self) return dir; // theirs already
         try {
             own(dir);
         } catch (IOException e) {
@@ -106,6 +138,7 @@ public final class TestUser {
      * left by a run killed before its end: it starts over.
      */
     private synchronized Path ensureHome() {
+        if (self) return home;
         Path maker = home.resolve(".made-by-pid");
         if (Files.isDirectory(home) && !makerIsAlive(maker)) removeHome();
         if (!Files.isDirectory(home)) {

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -162,6 +163,34 @@ class WorkshopTest {
         }
     }
 
+    /**
+     * Stages 06 to 08 run as the learner, and so does their grader: without sudo, the
+     * requirements that take root are listed as not graded and the rest are scored. Run by
+     * uid 1000 from their own copy of the workbook (what scripts/setup prepared, times kept).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"06-user-ns", "07-caps-seccomp", "08-overlay-image"})
+    void anOrdinaryUserGradesTheRootlessStagesWithoutSudo(String stage) throws IOException {
+        if (graderIsStale()) check(stage, Stage.WORKBOOK.resolve("stages").resolve(stage)); // compiles the tests again, as root
+        TestUser learner = TestUser.LEARNER;
+        Path copy = learner.copyKeepingTimes("scripts", "pom.xml", "src/test", "target/grader", "stages/05-veth-bridge", "stages/" + stage);
+
+        Stage.Result r = Host.run(copy, CHECK_LIMIT, learner.wrap(List.of("scripts/check", stage.substring(0, 2), "stages/" + stage)));
+        Scoreboard board = new Scoreboard(r.exit(), r.out() + r.err());
+
+        assertEquals(0, board.exit(), board::toString);
+        assertEquals(0, board.failedInAll(), board::toString);
+        int needRoot = (int) Arrays.stream(Grader.TESTS.get(stage).getDeclaredMethods())
+                .filter(m -> m.isAnnotationPresent(Lesson.class) && !m.isAnnotationPresent(AlsoAsLearner.class)).count();
+        assertEquals(needRoot, board.text().lines().filter(l -> l.startsWith("  - not graded  ")).count(), board::toString);
+        assertTrue(board.text().contains("every requirement met."), board::toString);
+        assertEquals(needRoot > 0, board.text().contains("needs root (sudo scripts/check " + stage.substring(0, 2)), board::toString);
+
+        Stage.Result refused = Host.run(copy, Duration.ofMinutes(1), learner.wrap(List.of("scripts/check", "05")));
+        assertEquals(2, refused.exit(), refused::toString);
+        assertTrue(refused.err().contains("stage 05-veth-bridge runs as root") && refused.err().contains("run it with sudo"), refused::toString);
+    }
+
     @Test
     void exerciseNeverOverwritesALearnersWork() throws IOException {
         Path copy = exercise("02-uts-pid");
@@ -182,6 +211,23 @@ class WorkshopTest {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** As scripts/check decides it: no prepared grader, or a test, the pom or Lessons.java newer than it. */
+    static boolean graderIsStale() throws IOException {
+        Path prepared = Stage.WORKBOOK.resolve("target/grader/prepared");
+        if (!Files.exists(prepared)) return true;
+        java.nio.file.attribute.FileTime made = Files.getLastModifiedTime(prepared);
+        try (Stream<Path> tests = Files.walk(Stage.WORKBOOK.resolve("src/test"))) {
+            return Stream.concat(tests, Stream.of(Stage.WORKBOOK.resolve("pom.xml"), Stage.WORKBOOK.resolve("scripts/Lessons.java")))
+                    .anyMatch(f -> {
+                        try {
+                            return Files.getLastModifiedTime(f).compareTo(made) > 0;
+                        } catch (IOException e) {
+                            return true;
+                        }
+                    });
+        }
+    }
 
     Path exercise(String stage) {
         Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), List.of("env", "WORKBOOK_WORK=" + work, "scripts/exercise", stage.substring(0, 2)));
