@@ -45,7 +45,7 @@ public interface LibC {
 
     // <linux/sched.h>
     int CLONE_FS = 0x00000200, CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000,
-            CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000;
+            CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000, CLONE_NEWCGROUP = 0x02000000;
     // <sys/mount.h>
     long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096,
             MS_REC = 16384, MS_PRIVATE = 1 << 18;

@@ -28,6 +28,7 @@
 //SOURCES Mounts.java
 //SOURCES Escape.java
 //SOURCES Exec.java
+//SOURCES Freezer.java
 
 // Stage 04: a cgroup per container. The kernel counts the CPU time, memory and processes of
 // the group and holds it to limits: --cpus (a quota per period), --cpu-shares (a weight under
@@ -64,8 +65,8 @@ import static container.Narration.*;
 import static container.Parent.*;
 import static container.Volume.*;
 
-@Command(name = "04-cgroup-cpu", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 04",
-        sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
+@Command(name = "04-cgroup-cpu", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec, pause, unpause ...)", version = "workbook stage 04",
+        sortOptions = false, usageHelpAutoWidth = true, subcommands = {Exec.class, Freezer.Pause.class, Freezer.Unpause.class},
         description = {
             "Runs a command in its own namespaces and root filesystem, in a cgroup of its",
             "own that limits its CPU, memory and processes, and shows its CPU use live.",
@@ -103,6 +104,10 @@ public class Main implements Callable<Integer> {
     @Option(names = "--pids-limit", paramLabel = "N",
             description = "At most N processes and threads in the container; fork(2) then fails with EAGAIN.")
     Long pidsLimit;
+
+    @Option(names = "--cpuset-cpus", paramLabel = "LIST",
+            description = "The CPUs the container may run on (0, 0-1, 0,2), as docker run --cpuset-cpus.")
+    String cpusetCpus;
 
     @Option(names = "--cgroup-fs", paramLabel = "DIR", hidden = true,
             description = "Treat DIR as a cgroup v2 mount (the tests check the v2 files on a machine that runs v1).")
@@ -187,7 +192,7 @@ public class Main implements Callable<Integer> {
         checkHostname(hostname);
         Path root = checkRootfs(rootfs);
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
-        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
+        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit, cpusetCpus);
         requireNamespaces("uts", "pid", "ipc", "mnt");
         undoCrashedRuns();
         Cgroup cgroup = Cgroup.find(cgroupFs, limits);
@@ -227,6 +232,7 @@ public class Main implements Callable<Integer> {
         // If the parent dies, so does the container (kept across execve).
         check("prctl(PR_SET_PDEATHSIG, SIGKILL)", () -> LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "");
         waitForParent();
+        enterOwnCgroupNamespace();
         setHostname(hostname);
         makeMountsPrivate();
         Path root = checkRootfs(rootfs);

@@ -18,7 +18,8 @@ final class Namespaces {
         narrate(String.format("%-18s %-12s %s", "namespace", "host", "container"));
         for (String kind : namespaceKinds()) {
             String host = namespaceOf("self", kind), inside = namespaceOf(Integer.toString(pid), kind);
-            narrate(String.format("%-18s %-12s %s", kind, host, inside + (host.equals(inside) ? "" : "   new")));
+            String note = !host.equals(inside) ? "   new" : kind.equals("cgroup") ? "   init's own, once in its groups" : "";
+            narrate(String.format("%-18s %-12s %s", kind, host, inside + note));
         }
     }
 

@@ -56,6 +56,9 @@ final class Cgroup {
             mounts.put(controller, v1.get(controller));
         }
         if (v1.containsKey("cpuacct")) mounts.put("cpuacct", v1.get("cpuacct")); // v1 counts CPU time there
+        // v1's freezer is a hierarchy of its own: a container must be in it from the start to be paused.
+        // (v2 has it in every group: cgroup.freeze.)
+        if (v1.containsKey("freezer")) mounts.put("freezer", v1.get("freezer"));
         narrate("cgroup v1: a hierarchy per controller: " + mounts);
         return new Cgroup(1, mounts);
     }
@@ -64,6 +67,7 @@ final class Cgroup {
         List<String> needed = new ArrayList<>(List.of("cpu"));
         if (limits.memoryBytes() != null) needed.add("memory");
         if (limits.pids() != null) needed.add("pids");
+        if (limits.cpusetCpus() != null) needed.add("cpuset");
         return needed;
     }
 
@@ -78,6 +82,7 @@ final class Cgroup {
             }
             groups.put(mount.getKey(), group);
         }
+        if (version == 1 && groups.containsKey("cpuset")) giveCpusetItsParentsCpus(groups.get("cpuset"));
         (version == 1 ? v1Files(limits) : v2Files(limits)).forEach((file, value) -> {
             String[] controllerAndName = file.split("/");
             Path target = groups.get(controllerAndName[0]).resolve(controllerAndName[1]);
@@ -85,6 +90,16 @@ final class Cgroup {
                 return; // the kernel does not account swap here
             write(target, value);
         });
+    }
+
+    /**
+     * A new v1 cpuset group starts with no CPUs and no memory nodes, and takes no process until
+     * it has both: each group on the way down gets its parent's (v2 fills them in itself).
+     */
+    static void giveCpusetItsParentsCpus(Path group) {
+        for (Path dir : List.of(group.getParent(), group))
+            for (String file : List.of("cpuset.cpus", "cpuset.mems"))
+                if (read(dir.resolve(file)).isBlank()) write(dir.resolve(file), read(dir.getParent().resolve(file)).strip());
     }
 
     /** v2 offers a controller to a group's children only if the group's cgroup.subtree_control lists it. */

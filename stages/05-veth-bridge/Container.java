@@ -40,7 +40,10 @@ final class Container {
      * is reaped. Not once it is (the future is done): its PID may be another process's by then.
      */
     void end() {
-        if (!exit.isDone()) LIBC.kill(pid, SIGKILL);
+        if (!exit.isDone()) {
+            Freezer.thawBeforeSignal(pid);
+            LIBC.kill(pid, SIGKILL);
+        }
         exit.exceptionally(e -> -1).join();
     }
 

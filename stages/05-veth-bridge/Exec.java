@@ -73,7 +73,7 @@ class Exec implements Callable<Integer> {
      */
     static int enter(int pid, List<String> argv) throws IOException, InterruptedException {
         List<String> nsenter = new ArrayList<>(List.of("nsenter", "--target", Integer.toString(pid),
-                "--uts", "--ipc", "--net", "--pid", "--mount", "--root", "--wd", "--"));
+                "--uts", "--ipc", "--net", "--pid", "--mount", "--cgroup", "--root", "--wd", "--"));
         nsenter.addAll(argv);
         List<String> join = joinGroups(groupsOf(pid));
         narrate(String.join(" ", nsenter));

@@ -22,6 +22,19 @@ final class Init {
         check("sethostname(\"" + hostname + "\", " + hostname.length() + ")", () -> LIBC.sethostname(hostname, hostname.length()), "");
     }
 
+    // tag::cgroupns[]
+    /**
+     * /proc/self/cgroup names a process's groups from the root of its cgroup namespace, and the
+     * host's root shows the container where it stands on the host (/workbook/04-cgroup-cpu-PID).
+     * A namespace of its own, made once init is in its groups (the parent moved it there
+     * before it said "go"), makes those groups its root: "/" in every hierarchy, "0::/" on v2.
+     * Made any earlier, its root would be the group the stage was started in.
+     */
+    static void enterOwnCgroupNamespace() {
+        check("unshare(CLONE_NEWCGROUP)", () -> LIBC.unshare(CLONE_NEWCGROUP), "");
+    }
+    // end::cgroupns[]
+
     /** A proc filesystem shows the PID namespace of the process that mounts it: ours. */
     static void mountProc() {
         check("mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)",

@@ -31,6 +31,7 @@
 //SOURCES Mounts.java
 //SOURCES Escape.java
 //SOURCES Exec.java
+//SOURCES Freezer.java
 
 // Stage 05: a network namespace per container, wired to the host by a veth pair whose host end
 // sits on a bridge (wb0) with the gateway address; IPv4 forwarding and a MASQUERADE rule let
@@ -66,8 +67,8 @@ import static container.Narration.*;
 import static container.Parent.*;
 import static container.Volume.*;
 
-@Command(name = "05-veth-bridge", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 05",
-        sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
+@Command(name = "05-veth-bridge", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec, pause, unpause ...)", version = "workbook stage 05",
+        sortOptions = false, usageHelpAutoWidth = true, subcommands = {Exec.class, Freezer.Pause.class, Freezer.Unpause.class},
         description = {
             "Runs a command in its own namespaces (network too), root filesystem and",
             "cgroup. Its eth0 is one end of a veth pair; the other is on the host's bridge",
@@ -106,6 +107,10 @@ public class Main implements Callable<Integer> {
     @Option(names = "--pids-limit", paramLabel = "N",
             description = "At most N processes and threads in the container; fork(2) then fails with EAGAIN.")
     Long pidsLimit;
+
+    @Option(names = "--cpuset-cpus", paramLabel = "LIST",
+            description = "The CPUs the container may run on (0, 0-1, 0,2), as docker run --cpuset-cpus.")
+    String cpusetCpus;
 
     @Option(names = "--ip", paramLabel = "ADDRESS/PREFIX",
             description = "The container's address (default: the first free one in 10.213.0.0/24, the bridge's subnet; the bridge is .1).")
@@ -194,7 +199,7 @@ public class Main implements Callable<Integer> {
         checkHostname(hostname);
         Path root = checkRootfs(rootfs);
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
-        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
+        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit, cpusetCpus);
         Address requested = ip == null ? null : Address.parse(ip);
         requireNamespaces("uts", "pid", "ipc", "mnt", "net");
         Network network = Network.find();
@@ -241,6 +246,7 @@ public class Main implements Callable<Integer> {
         // If the parent dies, so does the container (kept across execve).
         check("prctl(PR_SET_PDEATHSIG, SIGKILL)", () -> LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "");
         waitForParent();
+        enterOwnCgroupNamespace();
         setHostname(hostname);
         makeMountsPrivate();
         Path root = checkRootfs(rootfs);

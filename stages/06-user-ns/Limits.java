@@ -3,14 +3,15 @@ package container;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import static container.KernelFiles.*;
 import static container.Narration.*;
 
 // tag::limits[]
 /** The limits asked for, checked before anything is created; null means "no limit". */
-record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
+record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids, String cpusetCpus) {
     static final long PERIOD_US = 100_000; // the scheduler's accounting period: 100 ms
 
-    static Limits check(Double cpus, Long shares, String memory, Long pids) {
+    static Limits check(Double cpus, Long shares, String memory, Long pids, String cpusetCpus) {
         int cpuCount = java.lang.Runtime.getRuntime().availableProcessors();
         if (cpus != null && !(cpus >= 0.01 && cpus <= cpuCount)) // written so that NaN fails too
             throw new StageFailure("--cpus must be between 0.01 and " + cpuCount + " (this machine's CPUs), not " + cpus);
@@ -21,7 +22,29 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
             throw new StageFailure("--memory must be at least 6m (a shell and its libraries need that much), not " + memory);
         if (pids != null && pids < 1)
             throw new StageFailure("--pids-limit must be at least 1, not " + pids);
-        return new Limits(cpus, shares, bytes, pids);
+        if (cpusetCpus != null) checkCpuList(cpusetCpus);
+        return new Limits(cpus, shares, bytes, pids, cpusetCpus);
+    }
+
+    /** A CPU list as the kernel writes them ("0-2,5"), of CPUs this machine has online. */
+    static void checkCpuList(String list) {
+        String online = read(java.nio.file.Path.of("/sys/devices/system/cpu/online")).strip();
+        if (!list.matches("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*"))
+            throw new StageFailure("--cpuset-cpus " + list + ": expected CPU numbers and ranges, such as 0, 0-1 or 0,2 (this machine's: " + online + ")");
+        java.util.Set<Integer> have = cpusIn(online);
+        for (int cpu : cpusIn(list))
+            if (!have.contains(cpu)) throw new StageFailure("--cpuset-cpus " + list + ": CPU " + cpu + " is not online here (this machine's: " + online + ")");
+    }
+
+    static java.util.Set<Integer> cpusIn(String list) {
+        java.util.Set<Integer> cpus = new java.util.TreeSet<>();
+        for (String range : list.split(",")) {
+            String[] ends = range.split("-");
+            int first = Integer.parseInt(ends[0]), last = Integer.parseInt(ends[ends.length - 1]);
+            if (last < first) throw new StageFailure("--cpuset-cpus: " + range + " is not a range of CPUs");
+            for (int cpu = first; cpu <= last; cpu++) cpus.add(cpu);
+        }
+        return cpus;
     }
 
     static long parseSize(String size) {
@@ -54,6 +77,7 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
             files.put("memory/memory.memsw.limit_in_bytes", Long.toString(limits.memoryBytes()));
         }
         if (limits.pids() != null) files.put("pids/pids.max", Long.toString(limits.pids()));
+        if (limits.cpusetCpus() != null) files.put("cpuset/cpuset.cpus", limits.cpusetCpus());
         return files;
     }
 
@@ -67,6 +91,7 @@ record Limits(Double cpus, Long cpuShares, Long memoryBytes, Long pids) {
             files.put("memory/memory.swap.max", "0"); // else the kernel swaps instead of killing
         }
         if (limits.pids() != null) files.put("pids/pids.max", Long.toString(limits.pids()));
+        if (limits.cpusetCpus() != null) files.put("cpuset/cpuset.cpus", limits.cpusetCpus());
         return files;
     }
 

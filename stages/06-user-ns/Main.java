@@ -35,6 +35,7 @@
 //SOURCES Mounts.java
 //SOURCES Escape.java
 //SOURCES Exec.java
+//SOURCES Freezer.java
 
 // Stage 06: rootless. A user namespace makes an ordinary user root inside the container and
 // nobody special outside. The parent writes the uid and gid maps while init waits; then init
@@ -72,8 +73,8 @@ import static container.Rootless.*;
 import static container.UserNamespace.*;
 import static container.Volume.*;
 
-@Command(name = "06-user-ns", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec ...)", version = "workbook stage 06",
-        sortOptions = false, usageHelpAutoWidth = true, subcommands = Exec.class,
+@Command(name = "06-user-ns", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: exec, pause, unpause ...)", version = "workbook stage 06",
+        sortOptions = false, usageHelpAutoWidth = true, subcommands = {Exec.class, Freezer.Pause.class, Freezer.Unpause.class},
         description = {
             "Runs a command in a user namespace (root inside, you outside) and in its own",
             "UTS, PID, IPC, mount and network namespaces. Needs no root: run by an ordinary",
@@ -125,6 +126,10 @@ public class Main implements Callable<Integer> {
     @Option(names = "--pids-limit", paramLabel = "N",
             description = "At most N processes and threads in the container; fork(2) then fails with EAGAIN.")
     Long pidsLimit;
+
+    @Option(names = "--cpuset-cpus", paramLabel = "LIST",
+            description = "The CPUs the container may run on (0, 0-1, 0,2), as docker run --cpuset-cpus.")
+    String cpusetCpus;
 
     @Option(names = "--ip", paramLabel = "ADDRESS/PREFIX",
             description = "The container's address on the bridge wb0, with sudo (default: the first free one in 10.213.0.0/24). Without sudo: loopback only.")
@@ -218,7 +223,7 @@ public class Main implements Callable<Integer> {
         rootfs = root;
         forInit = settingsForInit();
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
-        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
+        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit, cpusetCpus);
         IdMaps maps = IdMaps.check(uidMapSpecs, gidMapSpecs, rootless);
         maps.requireMapped(User.parse(userSpec));
         Address requested = ip == null ? null : Address.parse(ip);
@@ -271,6 +276,7 @@ public class Main implements Callable<Integer> {
         check("prctl(PR_SET_PDEATHSIG, SIGKILL)", () -> LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "");
         waitForParent();
         switchUser(0, 0);
+        enterOwnCgroupNamespace();
         setHostname(hostname);
         bringLoopbackUp();
         makeMountsPrivate();

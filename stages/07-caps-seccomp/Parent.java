@@ -172,6 +172,7 @@ final class Parent {
     }
 
     static void passOn(int pid, int signal) {
+        Freezer.thawBeforeSignal(pid); // a paused container could take no signal
         LIBC.kill(pid, signal);
         Thread killer = new Thread(() -> {
             sleep(GRACE_MILLIS);

@@ -100,7 +100,7 @@ class Exec implements Callable<Integer> {
      */
     static int enter(int pid, List<String> argv) throws IOException, InterruptedException {
         List<String> nsenter = new ArrayList<>(List.of("nsenter", "--target", Integer.toString(pid),
-                "--user", "--uts", "--ipc", "--net", "--pid", "--mount", "--root", "--wd"));
+                "--user", "--uts", "--ipc", "--net", "--pid", "--mount", "--cgroup", "--root", "--wd"));
         if (LIBC.geteuid() != 0) nsenter.add("--preserve-credentials");
         nsenter.add("--");
         nsenter.addAll(argv);

@@ -44,6 +44,7 @@
 //SOURCES Overlay.java
 //SOURCES ImageCommands.java
 //SOURCES Exec.java
+//SOURCES Freezer.java
 
 // Stage 08: images, layers and copy-on-write. `build` packs the busybox root into an OCI image
 // (gzip'd tar layers, a config, a manifest, each a blob named by its sha256); --image runs one:
@@ -88,8 +89,8 @@ import static container.Seccomp.*;
 import static container.UserNamespace.*;
 import static container.Volume.*;
 
-@Command(name = "08-overlay-image", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: build|images|commit|rm|exec ...)", version = "workbook stage 08",
-        sortOptions = false, usageHelpAutoWidth = true, subcommands = {ImageCommands.Build.class, ImageCommands.ListImages.class, ImageCommands.Commit.class, ImageCommands.Remove.class, Exec.class},
+@Command(name = "08-overlay-image", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "(or: build|images|commit|rm|exec|pause|unpause ...)", version = "workbook stage 08",
+        sortOptions = false, usageHelpAutoWidth = true, subcommands = {ImageCommands.Build.class, ImageCommands.ListImages.class, ImageCommands.Commit.class, ImageCommands.Remove.class, Exec.class, Freezer.Pause.class, Freezer.Unpause.class},
         description = {
             "Runs a command in a user namespace (root inside, you outside) and in its own",
             "UTS, PID, IPC, mount and network namespaces, with Docker's default",
@@ -156,6 +157,10 @@ public class Main implements Callable<Integer> {
     @Option(names = "--pids-limit", paramLabel = "N",
             description = "At most N processes and threads in the container; fork(2) then fails with EAGAIN.")
     Long pidsLimit;
+
+    @Option(names = "--cpuset-cpus", paramLabel = "LIST",
+            description = "The CPUs the container may run on (0, 0-1, 0,2), as docker run --cpuset-cpus.")
+    String cpusetCpus;
 
     @Option(names = "--ip", paramLabel = "ADDRESS/PREFIX",
             description = "The container's address on the bridge wb0, with sudo (default: the first free one in 10.213.0.0/24). Without sudo: loopback only.")
@@ -276,7 +281,7 @@ public class Main implements Callable<Integer> {
         // owners as nobody, and could not tell a workbook above it from one someone planted.
         if (root != null) rootfs = root;
         List<Volume> volumes = Volume.parseAll(volumeSpecs);
-        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit);
+        Limits limits = Limits.check(cpus, cpuShares, memory, pidsLimit, cpusetCpus);
         IdMaps maps = IdMaps.check(uidMapSpecs, gidMapSpecs, rootless);
         maps.requireMapped(User.parse(userSpec));
         Address requested = ip == null ? null : Address.parse(ip);
@@ -348,6 +353,7 @@ public class Main implements Callable<Integer> {
         check("prctl(PR_SET_PDEATHSIG, SIGKILL)", () -> LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "");
         waitForParent();
         switchUser(0, 0);
+        enterOwnCgroupNamespace();
         setHostname(hostname);
         bringLoopbackUp();
         makeMountsPrivate();

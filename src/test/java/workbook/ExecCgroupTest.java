@@ -29,10 +29,12 @@ class ExecCgroupTest {
                 running.awaitOutput("ready", START);
                 long init = running.container(START);
 
-                // The exec'd shell reads its own /proc/self/cgroup: no cgroup namespace, so the host's paths.
-                Stage.Result groups = stage.run("exec", "-q", Long.toString(init), "--", "/bin/cat", "/proc/self/cgroup");
-                assertEquals(0, groups.exit(), groups::toString);
-                assertEquals(Host.cgroupsOf(init), groups.outLines(), "the exec'd process is in the container's groups");
+                // The exec'd process, as the host sees it (inside, the cgroup namespace shows "/").
+                try (Stage.Running exec = stage.start("exec", "-q", Long.toString(init), "--", "/bin/sleep", "31")) {
+                    long sleeper = awaitProcessInNamespaceOf(init, "31");
+                    assertEquals(Host.cgroupsOf(init), Host.cgroupsOf(sleeper), "the exec'd process is in the container's groups");
+                    exec.stop();
+                }
 
                 Stage.Result forks = stage.run("exec", "-q", Long.toString(init), "--", "/bin/sh", "-c",
                         "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 5 & done; wait");
@@ -40,5 +42,18 @@ class ExecCgroupTest {
                 running.end();
             }
         }
+    }
+
+    /** The host PID of a process in the container's PID namespace, other than init, whose command line holds ARG. */
+    static long awaitProcessInNamespaceOf(long init, String arg) {
+        String namespace = Host.namespace(init, "pid");
+        for (int i = 0; i < 600; i++) {
+            java.util.Optional<ProcessHandle> found = ProcessHandle.allProcesses()
+                    .filter(p -> p.pid() != init && namespace.equals(Host.namespaceIfAlive(p.pid(), "pid")))
+                    .filter(p -> p.info().arguments().map(a -> List.of(a).contains(arg)).orElse(false)).findFirst();
+            if (found.isPresent()) return found.get().pid();
+            Host.pause(100);
+        }
+        throw new AssertionError("no process with " + arg + " in the container");
     }
 }
