@@ -73,12 +73,27 @@ final class Freezer {
             String relative = fields[2].substring(1);
             if (fields[1].isEmpty()) {
                 Path v2 = cgroupMounts("cgroup2").get("");
-                if (v2 != null && Files.exists(v2.resolve(relative).resolve("cgroup.freeze"))) return v2.resolve(relative);
+                if (v2 != null && Files.exists(v2.resolve(relative).resolve("cgroup.freeze")) && holds(v2.resolve(relative), pid))
+                    return v2.resolve(relative);
             } else if (List.of(fields[1].split(",")).contains("freezer")) {
-                return cgroupMounts("cgroup").get("freezer").resolve(relative);
+                Path group = cgroupMounts("cgroup").get("freezer").resolve(relative);
+                if (holds(group, pid)) return group;
             }
         }
         return null;
+    }
+
+    /**
+     * A group's name is the container's to choose, and may hold a newline: a line of
+     * /proc/PID/cgroup could be forged to name another container's group. The group the
+     * process is really in lists it.
+     */
+    static boolean holds(Path group, int pid) {
+        try {
+            return Files.readAllLines(group.resolve("cgroup.procs")).contains(Integer.toString(pid));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
     // end::freezer[]
 

@@ -110,6 +110,13 @@ class CgroupControllersTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"04-cgroup-cpu", "08-overlay-image"})
+    void pauseOfAProcessThatIsNoContainerIsOneClearLine(String name) {
+        Failures.assertStageFailed(Stage.of(name).run("pause", Long.toString(ProcessHandle.current().pid())), name, "its PID namespace is the host's");
+        Failures.assertStageFailed(Stage.of(name).run("unpause", "999999999"), name, "no process 999999999 on this host");
+    }
+
     static String statusField(long pid, String field) {
         return Host.read(Path.of("/proc/" + pid + "/status")).lines().filter(l -> l.startsWith(field + ":"))
                 .map(l -> l.substring(field.length() + 1).strip()).findFirst().orElseThrow();
