@@ -113,7 +113,8 @@ class CgroupControllersTest {
     @ParameterizedTest
     @ValueSource(strings = {"04-cgroup-cpu", "08-overlay-image"})
     void pauseOfAProcessThatIsNoContainerIsOneClearLine(String name) {
-        Failures.assertStageFailed(Stage.of(name).run("pause", Long.toString(ProcessHandle.current().pid())), name, "its PID namespace is the host's");
+        String self = Long.toString(ProcessHandle.current().pid());
+        Failures.assertStageFailed(Stage.of(name).run("pause", self), name, "process " + self + " is not");
         Failures.assertStageFailed(Stage.of(name).run("unpause", "999999999"), name, "no process 999999999 on this host");
     }
 
