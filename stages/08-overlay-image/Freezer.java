@@ -110,11 +110,15 @@ final class Freezer {
         @ParentCommand
         Main stage;
 
+        boolean freezes() {
+            return true;
+        }
+
         @Override
         public Integer call() {
             narrating = !(quiet || stage.quiet);
             Exec.requireContainer(pid);
-            freeze(pid, true);
+            freeze(pid, freezes());
             return 0;
         }
     }
@@ -122,22 +126,10 @@ final class Freezer {
     @Command(name = "unpause", mixinStandardHelpOptions = true, description = {
         "Thaws a container that pause froze, as docker unpause does.",
         "PID is the container's init as the host sees it (the stage prints it)."})
-    static class Unpause implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "PID", description = "Host PID of a process in the container.")
-        int pid;
-
-        @Option(names = {"-q", "--quiet"}, description = "Don't narrate.")
-        boolean quiet;
-
-        @ParentCommand
-        Main stage;
-
+    static class Unpause extends Pause { // the same PID and options; only the direction differs
         @Override
-        public Integer call() {
-            narrating = !(quiet || stage.quiet);
-            Exec.requireContainer(pid);
-            freeze(pid, false);
-            return 0;
+        boolean freezes() {
+            return false;
         }
     }
 }
