@@ -65,7 +65,11 @@ final class Freezer {
         }
     }
 
-    /** The container's freezer: its v2 group, or its group in v1's freezer hierarchy; null if it has none of the stage's. */
+    /**
+     * The container's freezer: its v2 group, or its group in v1's freezer hierarchy; null if it
+     * has none of the stage's. Each line of /proc/PID/cgroup is one hierarchy's group, whatever
+     * names the container gives the groups it makes: the kernel refuses a newline in a name.
+     */
     static Path groupOf(int pid) {
         for (String line : read(Path.of("/proc/" + pid + "/cgroup")).lines().toList()) {
             String[] fields = line.split(":", 3); // ID:CONTROLLERS:PATH
@@ -73,28 +77,14 @@ final class Freezer {
             String relative = fields[2].substring(1);
             if (fields[1].isEmpty()) {
                 Path v2 = cgroupMounts("cgroup2").get("");
-                if (v2 != null && Files.exists(v2.resolve(relative).resolve("cgroup.freeze")) && holds(v2.resolve(relative), pid))
-                    return v2.resolve(relative);
+                if (v2 != null && Files.exists(v2.resolve(relative).resolve("cgroup.freeze"))) return v2.resolve(relative);
             } else if (List.of(fields[1].split(",")).contains("freezer")) {
-                Path group = cgroupMounts("cgroup").get("freezer").resolve(relative);
-                if (holds(group, pid)) return group;
+                return cgroupMounts("cgroup").get("freezer").resolve(relative);
             }
         }
         return null;
     }
 
-    /**
-     * A group's name is the container's to choose, and may hold a newline: a line of
-     * /proc/PID/cgroup could be forged to name another container's group. The group the
-     * process is really in lists it.
-     */
-    static boolean holds(Path group, int pid) {
-        try {
-            return Files.readAllLines(group.resolve("cgroup.procs")).contains(Integer.toString(pid));
-        } catch (java.io.IOException e) {
-            return false;
-        }
-    }
     // end::freezer[]
 
     @Command(name = "pause", mixinStandardHelpOptions = true, description = {

@@ -69,7 +69,7 @@ class CgroupControllersTest {
                 long command = running.container(START);
 
                 assertEquals(last, statusField(command, "Cpus_allowed_list"), "the scheduler's view of the command");
-                Path group = cgroupDirectory(command, "cpuset");
+                Path group = Host.cgroupDirectory(command, "cpuset");
                 assertEquals(last, Host.read(group.resolve("cpuset.cpus")).strip(), group.toString());
                 running.end();
             }
@@ -123,17 +123,11 @@ class CgroupControllersTest {
                 .map(l -> l.substring(field.length() + 1).strip()).findFirst().orElseThrow();
     }
 
-    /** The process's group of a v1 controller, as a directory of the host's hierarchy. */
-    static Path cgroupDirectory(long pid, String controller) {
-        return Path.of("/sys/fs/cgroup", controller).resolve(Host.cgroupPath(Host.cgroupsOf(pid), controller).substring(1));
-    }
-
     /** v1's freezer.state; on v2, cgroup.events said the same way. */
     static String freezerState(long pid) {
         if (Host.cgroupsOf(pid).stream().anyMatch(l -> l.split(":")[1].equals("freezer")))
-            return Host.read(cgroupDirectory(pid, "freezer").resolve("freezer.state")).strip();
-        Path group = Path.of("/sys/fs/cgroup").resolve(Host.cgroupPath(Host.cgroupsOf(pid), "freezer").substring(1));
-        return Host.read(group.resolve("cgroup.events")).contains("frozen 1") ? "FROZEN" : "THAWED";
+            return Host.read(Host.cgroupDirectory(pid, "freezer").resolve("freezer.state")).strip();
+        return Host.read(Host.cgroupDirectory(pid, "freezer").resolve("cgroup.events")).contains("frozen 1") ? "FROZEN" : "THAWED";
     }
 
     static String lastOnlineCpu() {

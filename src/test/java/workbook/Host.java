@@ -141,6 +141,26 @@ public final class Host {
         return v2;
     }
 
+    /**
+     * The directory of the group a controller puts the process in: in the controller's own v1
+     * hierarchy (/sys/fs/cgroup/cpu/...) if it has one, else in the v2 hierarchy.
+     */
+    public static Path cgroupDirectory(long pid, String controller) {
+        List<String> lines = cgroupsOf(pid);
+        boolean v1 = lines.stream().anyMatch(l -> List.of(l.split(":", 3)[1].split(",")).contains(controller));
+        Path root = v1 ? Path.of("/sys/fs/cgroup", controller) : Path.of("/sys/fs/cgroup");
+        return root.resolve(cgroupPath(lines, controller).substring(1));
+    }
+
+    /**
+     * How many times the kernel's CPU bandwidth control has stopped the process's group for the
+     * rest of a period, its quota spent (nr_throttled in the group's cpu.stat, v1 and v2 alike).
+     */
+    public static long cpuThrottles(long pid) {
+        return read(cgroupDirectory(pid, "cpu").resolve("cpu.stat")).lines().filter(l -> l.startsWith("nr_throttled "))
+                .mapToLong(l -> Long.parseLong(l.substring("nr_throttled ".length()).strip())).findFirst().orElseThrow();
+    }
+
     /** The mount table as the kernel shows it to this process: one line per mount. */
     public static List<String> mountinfo() {
         return read(Path.of("/proc/self/mountinfo")).lines().toList();

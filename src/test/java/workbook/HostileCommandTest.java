@@ -18,6 +18,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static workbook.Failures.assertStageFailed;
 
 /**
  * A hostile command: what a process inside a container could reach of the host, checked from
@@ -115,6 +116,26 @@ class HostileCommandTest {
             }
         } catch (IOException e) {
             throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * exec and pause read a container's groups from /proc/PID/cgroup, one line per hierarchy.
+     * A name with a newline would forge a line: ".../x\nID:CTRL:" + "/workbook/OTHER" naming
+     * another container's group. They trust the kernel to refuse such a name (cgroup_mkdir
+     * returns EINVAL, so that the file stays parsable); this proves it does here.
+     */
+    @Test
+    void theKernelRefusesAGroupNameThatWouldForgeALineOfProcPidCgroup() {
+        try (Stage.Running container = Stage.of("04-cgroup-cpu").start(quietRun("04-cgroup-cpu", "/bin/sleep", "60"))) {
+            long init = commandAmong(container, "/bin/sleep 60");
+            String line = Host.cgroupsOf(init).stream().filter(l -> l.contains("/workbook/")).findFirst().orElseThrow();
+            String[] fields = line.split(":", 3);
+            Path group = Host.cgroupDirectory(init, fields[1].isEmpty() ? "cpu" : fields[1].split(",")[0]);
+            Path forged = group.resolve("x\n" + fields[0] + ":" + fields[1] + ":");
+            IOException refused = assertThrows(IOException.class, () -> Files.createDirectory(forged));
+            assertTrue(refused.getMessage().endsWith("Invalid argument"), refused::toString);
+            assertFalse(Files.exists(forged));
         }
     }
 
