@@ -2,6 +2,7 @@ package container;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static container.LibC.*;
 import static container.Narration.*;
@@ -28,16 +29,32 @@ final class Checks {
 
     /**
      * A relative --rootfs (the default, rootfs, is one) that is not in the current directory
-     * is looked for in the workbook above it: a stage runs from its own folder (cd
-     * stages/02-uts-pid; jbang Main.java) or from anywhere in the workbook. (JBang does not
-     * tell a program where its source is, or the stage would start from there.)
+     * is looked for in the workbook above it, then in the workbook above the stage's source: a
+     * stage runs from its own folder (cd stages/02-uts-pid; jbang Main.java), from anywhere in
+     * the workbook, or by its path from anywhere. JBang does not tell a program where its source
+     * is; the workbook's launcher (scripts/jbang.in, which scripts/setup installs as jbang) does,
+     * as the property workbook.source.
      */
     static Path inTheWorkbook(Path dir) {
         if (dir.isAbsolute() || Files.isDirectory(dir)) return dir;
-        for (Path above = Path.of("").toAbsolutePath().getParent(); above != null; above = above.getParent())
-            if (Files.isDirectory(above.resolve("stages")) && Files.isDirectory(above.resolve(dir))
-                    && ownedByUs(above) && ownedByUs(above.resolve(dir))) return above.resolve(dir);
+        for (Path start : placesToLookAbove())
+            for (Path above = start; above != null; above = above.getParent())
+                if (Files.isDirectory(above.resolve("stages")) && Files.isDirectory(above.resolve(dir))
+                        && ownedByUs(above) && ownedByUs(above.resolve(dir))) return above.resolve(dir);
         return dir;
+    }
+
+    /** The current directory, then the folder of the stage's source if the launcher said which. */
+    static List<Path> placesToLookAbove() {
+        Path here = Path.of("").toAbsolutePath();
+        String source = System.getProperty("workbook.source");
+        return source == null ? List.of(here) : List.of(here, Path.of(source).toAbsolutePath().getParent());
+    }
+
+    /** Where inTheWorkbook looked, for the message when it found nothing. */
+    static String whereWeLooked() {
+        List<Path> places = placesToLookAbove();
+        return "here or in a workbook above " + places.get(0) + (places.size() > 1 ? " or above " + places.get(1) : "");
     }
 
     /**
@@ -61,7 +78,7 @@ final class Checks {
     static Path checkRootfs(Path given) {
         Path dir = inTheWorkbook(given);
         if (!Files.isDirectory(dir))
-            throw new StageFailure("rootfs not found: " + given + ", here or in a workbook above " + Path.of("").toAbsolutePath()
+            throw new StageFailure("rootfs not found: " + given + ", " + whereWeLooked()
                     + " (run scripts/setup in the workbook, or pass --rootfs DIR)");
         if (dir.toAbsolutePath().normalize().getNameCount() == 0)
             throw new StageFailure("--rootfs / is the host's own root: give a root filesystem, such as rootfs/ (scripts/setup builds it)");

@@ -35,26 +35,48 @@ class AnyDirectoryTest {
     }
 
     /**
+     * By its path, from a directory outside the workbook: the workbook's jbang launcher names
+     * the source (workbook.source), and the stage finds its workbook above it.
+     */
+    @Test
+    void aStageRunsByItsPathFromAnyDirectory() {
+        Stage.Result r = Host.run(java.nio.file.Path.of("/"), java.time.Duration.ofSeconds(60),
+                java.util.List.of("jbang", Stage.WORKBOOK.resolve("stages/02-uts-pid/Main.java").toString(), "-q", "--",
+                        "/bin/sh", "-c", "test -x /bin/busybox && echo inside"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("inside", r.out().strip(), r::toString);
+    }
+
+    /**
      * Another user's stages/ and rootfs/ above the current directory (in /tmp, anyone may make
      * them) are not the workbook: a root run there must not take their programs for the
-     * container's. The stage refuses, and says where it looked.
+     * container's. The stage passes them over, and takes its own workbook's, above its source.
      */
     @Test
     void aWorkbookAnotherUserPlantedAboveIsNotTaken(@org.junit.jupiter.api.io.TempDir java.nio.file.Path planted) throws java.io.IOException {
         java.nio.file.Files.createDirectories(planted.resolve("stages"));
         java.nio.file.Files.createDirectories(planted.resolve("rootfs/proc"));
+        java.nio.file.Files.writeString(planted.resolve("rootfs/planted"), "");
         java.nio.file.Path below = java.nio.file.Files.createDirectories(planted.resolve("below"));
         assertEquals(0, Host.run("chown", "-R", "65534:65534", planted.toString()).exit());
         assertEquals(0, Host.run("chmod", "755", planted.toString()).exit());
         Stage.Result r = Host.run(below, java.time.Duration.ofSeconds(60),
-                java.util.List.of("jbang", Stage.WORKBOOK.resolve("stages/02-uts-pid/Main.java").toString(), "-q", "--", "/bin/true"));
-        Failures.assertStageFailed(r, "02-uts-pid", "rootfs not found: rootfs, here or in a workbook above " + below);
+                java.util.List.of("jbang", Stage.WORKBOOK.resolve("stages/02-uts-pid/Main.java").toString(), "-q", "--",
+                        "/bin/sh", "-c", "! test -e /planted && test -x /bin/busybox && echo ours"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("ours", r.out().strip(), r::toString);
     }
 
+    /**
+     * A copy of a stage outside any workbook, run from outside any workbook, finds no rootfs:
+     * it says where it looked, in one line. (The copy is built in a JBang cache of its own.)
+     */
     @Test
-    void outsideAnyWorkbookTheStageSaysWhereItLooked() {
-        Stage.Result r = Host.run(java.nio.file.Path.of("/"), java.time.Duration.ofSeconds(60),
-                java.util.List.of("jbang", Stage.WORKBOOK.resolve("stages/02-uts-pid/Main.java").toString(), "-q", "--", "/bin/true"));
-        Failures.assertStageFailed(r, "02-uts-pid", "rootfs not found: rootfs, here or in a workbook above /");
+    void outsideAnyWorkbookTheStageSaysWhereItLooked(@org.junit.jupiter.api.io.TempDir java.nio.file.Path elsewhere) throws java.io.IOException {
+        java.nio.file.Path copy = elsewhere.resolve("02-uts-pid");
+        assertEquals(0, Host.run("cp", "-r", Stage.WORKBOOK.resolve("stages/02-uts-pid").toString(), copy.toString()).exit());
+        Stage.Result r = Host.run(java.nio.file.Path.of("/"), java.time.Duration.ofSeconds(120),
+                java.util.List.of("env", "JBANG_DIR=" + elsewhere.resolve("jbang"), "jbang", copy.resolve("Main.java").toString(), "-q", "--", "/bin/true"));
+        Failures.assertStageFailed(r, "02-uts-pid", "rootfs not found: rootfs, here or in a workbook above / or above " + copy);
     }
 }

@@ -31,7 +31,6 @@ public final class Host {
         }
     }
 
-    /** Which namespace of a kind a process is in, as the kernel names it: "uts:[4026531838]". */
     /**
      * Runs a command in one of a process's namespaces (nsenter's option for it: -u, -m, ...).
      * An ordinary user may enter only through the process's user namespace, which is theirs.
@@ -44,6 +43,7 @@ public final class Host {
         return run(nsenter.toArray(String[]::new));
     }
 
+    /** Which namespace of a kind a process is in, as the kernel names it: "uts:[4026531838]". */
     public static String namespace(Object pid, String kind) {
         try {
             return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + kind)).toString();
