@@ -21,7 +21,7 @@ import static workbook.Failures.assertStageFailed;
 @RootOnly
 @ExtendWith(NothingLeftBehind.class)
 class BadOptionsTest {
-    static final List<String> ALL = List.of("01-chroot", "02-uts-pid", "03-mount-bind", "04-cgroup-cpu", "05-veth-bridge", "06-user-ns", "07-caps-seccomp", "08-overlay-image");
+    static final List<String> ALL = List.of("01-chroot", "02-uts-pid", "03-mount-bind", "04-cgroup-cpu", "05-veth-bridge", "06-user-ns", "07-caps-seccomp", "08-overlay-image", "09-oci-runtime");
 
     static Stream<Arguments> badValues() {
         List<Arguments> table = new ArrayList<>();

@@ -41,7 +41,8 @@ public final class Grader {
             "05-veth-bridge", VethBridgeStageTest.class,
             "06-user-ns", UserNsStageTest.class,
             "07-caps-seccomp", CapsSeccompStageTest.class,
-            "08-overlay-image", OverlayImageStageTest.class);
+            "08-overlay-image", OverlayImageStageTest.class,
+            "09-oci-runtime", OciRuntimeStageTest.class);
 
     record LessonInfo(String name, String file, String title, String trap) {
     }

@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Each stage is a folder that stands alone: Main.java names every other file of the folder in a
- * //SOURCES line (and nothing else), and a copy of the folder builds anywhere on its own.
+ * //SOURCES line (a file that is not Java, in a //FILES line) and nothing else, and a copy of
+ * the folder builds anywhere on its own.
  */
 class StageFolderTest {
 
@@ -53,7 +54,7 @@ class StageFolderTest {
 
     static Set<String> sourcesOf(Path main) throws IOException {
         try (Stream<String> lines = Files.lines(main)) {
-            return lines.filter(l -> l.startsWith("//SOURCES ")).flatMap(l -> Stream.of(l.substring(10).trim().split("\\s+")))
+            return lines.filter(l -> l.startsWith("//SOURCES ") || l.startsWith("//FILES ")).flatMap(l -> Stream.of(l.substring(l.indexOf(' ')).trim().split("\\s+")))
                     .collect(Collectors.toCollection(TreeSet::new));
         }
     }

@@ -43,8 +43,11 @@ class WorkshopTest {
         try (NetworkLab lab = NetworkLab.create()) { // stages 05 and 06 set up a bridge before their first TODO
             List<String> firstRun = new ArrayList<>(List.of("jbang", copy.resolve("Main.java").toString()));
             // Stage 08's lessons are met on the way to an image: its build is the first run.
-            firstRun.addAll(stage.equals("08-overlay-image") ? List.of("build", "--store", work.resolve("store").toString(), "--tag", "busybox")
-                    : List.of("--", "/bin/true"));
+            // Stage 09's, on the way to a container from a bundle: its first run is the runtime's.
+            if (stage.equals("08-overlay-image")) firstRun.addAll(List.of("build", "--store", work.resolve("store").toString(), "--tag", "busybox"));
+            else if (stage.equals("09-oci-runtime")) firstRun.addAll(List.of("oci", "--debug", "--root", work.resolve("state").toString(),
+                    "run", "--bundle", aBundle(copy).toString(), "skeleton"));
+            else firstRun.addAll(List.of("--", "/bin/true"));
             r = lab.onHost(firstRun.toArray(String[]::new));
         }
         assertEquals(125, r.exit(), r::toString);
@@ -52,6 +55,16 @@ class WorkshopTest {
                 .orElseThrow(() -> new AssertionError("no lesson's TODO stopped the skeleton:\n" + r));
         assertTrue(r.err().contains("] TODO(" + todo + "): "), () -> "the TODO is narrated:\n" + r);
         assertFalse(r.err().contains("Exception"), r::toString);
+    }
+
+    /** An OCI bundle for stage 09: a copy of the busybox root, and the config.json the copy's own spec writes. */
+    Path aBundle(Path copy) {
+        Path bundle = work.resolve("bundle");
+        assertEquals(0, Host.run("mkdir", "-p", bundle.toString()).exit());
+        assertEquals(0, Host.run("cp", "-a", Stage.ROOTFS.toString(), bundle.resolve("rootfs").toString()).exit());
+        Stage.Result spec = Host.run("jbang", copy.resolve("Main.java").toString(), "oci", "spec", "--bundle", bundle.toString());
+        assertEquals(0, spec.exit(), spec::toString);
+        return bundle;
     }
 
     @ParameterizedTest

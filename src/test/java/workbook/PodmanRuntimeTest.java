@@ -1,0 +1,127 @@
+package workbook;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static workbook.OciRuntimeStageTest.*;
+
+/**
+ * Podman (Debian's) with stage 09 as its runtime: `podman --runtime PATH run ...`, its conmon
+ * calling create, start, kill and delete. Podman keeps everything of its own in a scratch
+ * directory (--root, --runroot, --tmpdir), uses no network (--network none: no bridge, no
+ * firewall rule) and puts its cgroups under a parent group named for this test, removed after.
+ * Each option is proven from the host: the container's PID from podman inspect, then
+ * /proc/PID and the cgroup files.
+ */
+@RootOnly
+@ExtendWith(NothingLeftBehind.class)
+class PodmanRuntimeTest {
+    static final String PARENT = "workbook-podman-" + ProcessHandle.current().pid();
+
+    @TempDir Path tmp;
+
+    @BeforeEach
+    void anImage() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/podman")), "podman is not installed (scripts/test installs it)");
+        Files.writeString(tmp.resolve("containers.conf"), "[containers]\n# this machine's root may not raise rlimits (no CAP_SYS_RESOURCE)\ndefault_ulimits = []\n");
+        Path tar = tmp.resolve("rootfs.tar");
+        assertEquals(0, Host.run("tar", "-C", Stage.ROOTFS.toString(), "-cf", tar.toString(), ".").exit());
+        Stage.Result imported = podman("import", tar.toString(), "workbook-busybox");
+        assertEquals(0, imported.exit(), imported::toString);
+    }
+
+    Stage.Result podman(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("env", "CONTAINERS_CONF=" + tmp.resolve("containers.conf"), "podman",
+                "--root", tmp.resolve("storage").toString(), "--runroot", tmp.resolve("run").toString(), "--tmpdir", tmp.resolve("libpod").toString(),
+                "--cgroup-manager", "cgroupfs", "--events-backend", "none",
+                "--runtime", Stage.folderOf(OciRuntimeStageTest.NAME).resolve("runtime").toString()));
+        command.addAll(List.of(args));
+        return OciRuntimeStageTest.run(tmp, command);
+    }
+
+    List<String> runOptions(String... more) {
+        List<String> options = new ArrayList<>(List.of("run", "--network", "none", "--cgroup-parent", "/" + PARENT));
+        options.addAll(List.of(more));
+        return options;
+    }
+
+    @AfterEach
+    void removeEverything() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/podman"))) return;
+        podman("rm", "--all", "--force");
+        podman("rmi", "--all", "--force");
+        // podman's storage: an overlay mount or two may stay under its root
+        List<String> mounts = new ArrayList<>(Host.mountinfo());
+        java.util.Collections.reverse(mounts);
+        for (String line : mounts)
+            if (line.split(" ")[4].startsWith(tmp.toString())) Host.run("umount", "-l", line.split(" ")[4]);
+        for (Path hierarchy : Files.list(Path.of("/sys/fs/cgroup")).toList())
+            if (Files.isDirectory(hierarchy.resolve(PARENT))) Host.run("find", hierarchy.resolve(PARENT).toString(), "-depth", "-type", "d", "-exec", "rmdir", "{}", ";");
+    }
+
+    @Test
+    void theExitStatusComesThroughPodmanAndConmon() throws Exception {
+        List<String> options = runOptions("--rm", "workbook-busybox", "sh", "-c", "echo out; exit 3");
+        Stage.Result r = podman(options.toArray(String[]::new));
+        assertEquals(3, r.exit(), r::toString);
+        assertEquals("out", r.out().strip());
+    }
+
+    @Test
+    void podmansOptionsAreAppliedAsTheHostSeesThem() throws Exception {
+        Files.createDirectories(tmp.resolve("volume"));
+        Files.writeString(tmp.resolve("volume/note"), "from the host\n");
+        List<String> options = runOptions("-d", "--name", "limited", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", "--read-only",
+                "--user", "1000:1000", "-v", tmp.resolve("volume") + ":/volume:ro", "workbook-busybox", "sleep", "600");
+        Stage.Result r = podman(options.toArray(String[]::new));
+        assertEquals(0, r.exit(), r::toString);
+        long pid = Long.parseLong(podman("inspect", "--format", "{{.State.Pid}}", "limited").out().strip());
+        assertTrue(awaitCommand(pid, "sleep"));
+        assertEquals("67108864", Host.read(Host.cgroupDirectory(pid, "memory").resolve("memory.limit_in_bytes")).strip());
+        assertEquals("50000", Host.read(Host.cgroupDirectory(pid, "cpu").resolve("cpu.cfs_quota_us")).strip());
+        assertEquals("100000", Host.read(Host.cgroupDirectory(pid, "cpu").resolve("cpu.cfs_period_us")).strip());
+        assertEquals("50", Host.read(Host.cgroupDirectory(pid, "pids").resolve("pids.max")).strip());
+        assertTrue(Host.cgroupPath(Host.cgroupsOf(pid), "memory").startsWith("/" + PARENT + "/"), Host.cgroupsOf(pid)::toString);
+        assertTrue(procStatus(pid, "Uid").startsWith("1000\t"), procStatus(pid, "Uid"));
+        assertTrue(procStatus(pid, "Gid").startsWith("1000\t"), procStatus(pid, "Gid"));
+        assertTrue(rootMountOptions(pid).startsWith("ro"), rootMountOptions(pid));
+        String volume = Host.read(Path.of("/proc/" + pid + "/mountinfo")).lines().filter(l -> l.split(" ")[4].equals("/volume")).findFirst().orElseThrow();
+        assertTrue(volume.split(" ")[5].startsWith("ro"), volume);
+        assertEquals("from the host", Host.inNamespaceOf(pid, "-m", "cat", "/volume/note").out().strip());
+        assertEquals("2", procStatus(pid, "Seccomp"), "Podman's default seccomp profile, compiled");
+
+        // podman stop: SIGTERM, which sleep as PID 1 ignores, then after a second SIGKILL, both by the runtime's kill
+        Stage.Result stop = podman("stop", "--time", "1", "limited");
+        assertEquals(0, stop.exit(), stop::toString);
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertEquals(0, podman("rm", "limited").exit());
+    }
+
+    @Test
+    void capDropTakesTheCapabilityOutOfEverySet() throws Exception {
+        List<String> options = runOptions("-d", "--name", "dropped", "--cap-drop", "NET_RAW", "--cap-drop", "CHOWN", "workbook-busybox", "sleep", "600");
+        assertEquals(0, podman(options.toArray(String[]::new)).exit());
+        long pid = Long.parseLong(podman("inspect", "--format", "{{.State.Pid}}", "dropped").out().strip());
+        assertTrue(awaitCommand(pid, "sleep"));
+        for (String set : List.of("CapBnd", "CapPrm", "CapEff")) {
+            long mask = Long.parseLong(procStatus(pid, set), 16);
+            assertEquals(0, mask & (1L << 13), set + " has no NET_RAW");
+            assertEquals(0, mask & 1L, set + " has no CHOWN");
+            assertNotEquals(0, mask & (1L << 5), set + " keeps KILL");
+        }
+        assertEquals(0, podman("kill", "dropped").exit());
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertEquals(0, podman("rm", "dropped").exit());
+    }
+}
