@@ -173,8 +173,13 @@ final class BundleInit {
             int[] data = {(int) effective, (int) permitted, (int) inheritable, (int) (effective >>> 32), (int) (permitted >>> 32), (int) (inheritable >>> 32)};
             check("capset(effective=0x" + Long.toHexString(effective) + ", permitted=0x" + Long.toHexString(permitted)
                     + ", inheritable=0x" + Long.toHexString(inheritable) + ")", () -> LIBC.capset(header, data), "");
-            for (int cap : names("ambient", caps))
-                check("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, " + nameOf(cap) + ")", () -> LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "");
+            // The kernel takes an ambient capability only if it is permitted and inheritable. runc's
+            // own spec lists ambient ones with no inheritable set: as runc does, a warning, not a stop.
+            for (int cap : names("ambient", caps)) {
+                if ((permitted & inheritable & (1L << cap)) != 0)
+                    check("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, " + nameOf(cap) + ")", () -> LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "");
+                else System.err.println(NAME + ": warning: ambient " + nameOf(cap) + " left out: it is not in both the permitted and the inheritable set");
+            }
         }
         if (bundle.noNewPrivileges()) noNewPrivileges();
         check("chdir(\"" + bundle.cwd() + "\")", () -> LIBC.chdir(bundle.cwd()), "process.cwd must be a directory the user may enter");
