@@ -31,9 +31,18 @@ class PodmanRuntimeTest {
 
     @TempDir Path tmp;
 
+    /**
+     * What Podman makes on its first run whatever directories it is given (its blob cache under
+     * /var/lib/containers, /run/libpod), and the runtime's own default root, which Podman does
+     * not choose: removed after the test if they were not there before it.
+     */
+    static final List<Path> MADE_ON_FIRST_RUN = List.of(Path.of("/var/lib/containers"), Path.of("/run/libpod"), Path.of("/run/workbook-runtime"));
+    final List<Path> absentBefore = new ArrayList<>();
+
     @BeforeEach
     void anImage() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/podman")), "podman is not installed (scripts/test installs it)");
+        for (Path path : MADE_ON_FIRST_RUN) if (!Files.exists(path)) absentBefore.add(path);
         Files.writeString(tmp.resolve("containers.conf"), "[containers]\n# this machine's root may not raise rlimits (no CAP_SYS_RESOURCE)\ndefault_ulimits = []\n");
         Path tar = tmp.resolve("rootfs.tar");
         assertEquals(0, Host.run("tar", "-C", Stage.ROOTFS.toString(), "-cf", tar.toString(), ".").exit());
@@ -68,6 +77,7 @@ class PodmanRuntimeTest {
             if (line.split(" ")[4].startsWith(tmp.toString())) Host.run("umount", "-l", line.split(" ")[4]);
         for (Path hierarchy : Files.list(Path.of("/sys/fs/cgroup")).toList())
             if (Files.isDirectory(hierarchy.resolve(PARENT))) Host.run("find", hierarchy.resolve(PARENT).toString(), "-depth", "-type", "d", "-exec", "rmdir", "{}", ";");
+        for (Path path : absentBefore) Host.run("rm", "-rf", "--one-file-system", path.toString());
     }
 
     @Test
