@@ -96,10 +96,10 @@ class WorkshopTest {
         assertEquals(Files.readString(shown), session, shown + " is out of date");
     }
 
-    @ParameterizedTest
-    @MethodSource("stagesWithLessons")
-    void aLessonWrittenScoresItsRequirementsAndNoOthers(String stage) throws IOException {
-        String first = lessons(stage).get(0);
+    /** Played end to end on stage 02; for every stage, the test below proves it follows. */
+    @Test
+    void aLessonWrittenScoresItsRequirementsAndNoOthers() {
+        String stage = "02-uts-pid", first = lessons(stage).get(0);
         Path copy = exercise(stage);
         lessonsTool("restore", Stage.WORKBOOK.resolve("stages").resolve(stage).toString(), copy.toString(), first);
 
@@ -110,6 +110,41 @@ class WorkshopTest {
             if (lesson.equals(first)) assertEquals(expected, board.passed(lesson), () -> lesson + " passes:\n" + board);
             else assertEquals(expected, board.failed(lesson), () -> lesson + " still fails:\n" + board);
         }
+    }
+
+    /**
+     * The grader grades each lesson on a hybrid: the learner's folder with every other lesson
+     * put back from the reference. So a copy with one lesson written is graded on copies that
+     * two checks above already graded: that lesson's hybrid is the reference itself (every
+     * requirement passes, checkPassesTheFinishedStage...), and each other lesson's hybrid is the
+     * skeleton's (every requirement fails, checkFailsTheSkeleton...). Shown here byte for byte on
+     * the hybrids scripts/check makes, for every stage, at the cost of a copy rather than of a
+     * third grading of the same code.
+     */
+    @ParameterizedTest
+    @MethodSource("stagesWithLessons")
+    void aLessonWrittenIsGradedOnTheFinishedStageAndOnTheSkeletonsHybrids(String stage) throws IOException {
+        String first = lessons(stage).get(0);
+        Path reference = Stage.WORKBOOK.resolve("stages").resolve(stage);
+        Path skeleton = exercise(stage), written = work.resolve("written");
+        assertEquals(0, Host.run("cp", "-a", skeleton.toString(), written.toString()).exit());
+        lessonsTool("restore", reference.toString(), written.toString(), first);
+
+        lessonsTool("hybrids", reference.toString(), written.toString(), work.resolve("hybrids-written").toString());
+        lessonsTool("hybrids", reference.toString(), skeleton.toString(), work.resolve("hybrids-skeleton").toString());
+        for (String lesson : lessons(stage)) {
+            Path graded = work.resolve("hybrids-written").resolve(lesson);
+            if (lesson.equals(first)) assertSameFiles(reference, graded);
+            else {
+                assertSameFiles(work.resolve("hybrids-skeleton").resolve(lesson), graded);
+                assertNotEquals(0, Host.run("diff", "-rq", reference.toString(), graded.toString()).exit(), lesson + " is still to write");
+            }
+        }
+    }
+
+    static void assertSameFiles(Path expected, Path actual) {
+        Stage.Result diff = Host.run("diff", "-r", expected.toString(), actual.toString());
+        assertEquals(0, diff.exit(), () -> actual + " differs from " + expected + ":\n" + diff);
     }
 
     @Test
@@ -267,8 +302,15 @@ class WorkshopTest {
 
     private static final Map<String, List<String>> LESSONS = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /** As scripts/exercise and scripts/check run it: the grader's compiled copy while it is up to date. */
     static Stage.Result lessonsTool(String... args) {
-        List<String> command = new ArrayList<>(List.of("java", "scripts/Lessons.java"));
+        boolean compiled;
+        try {
+            compiled = !graderIsStale() && Files.isReadable(Stage.WORKBOOK.resolve("target/grader/lessons/Lessons.class"));
+        } catch (IOException e) {
+            compiled = false;
+        }
+        List<String> command = new ArrayList<>(compiled ? List.of("java", "-cp", "target/grader/lessons", "Lessons") : List.of("java", "scripts/Lessons.java"));
         command.addAll(List.of(args));
         Stage.Result r = Host.run(Stage.WORKBOOK, Duration.ofMinutes(1), command);
         assertEquals(0, r.exit(), r::toString);
