@@ -43,6 +43,7 @@ final class Capabilities {
     /** A capability's number from the name Docker's flags use: NET_ADMIN, net_admin or CAP_NET_ADMIN. */
     static int numberOf(String name, String option) {
         String bare = name.toUpperCase(Locale.ROOT).replaceFirst("^CAP_", "");
+        if (name.isBlank()) throw new StageFailure(option + " needs a value, a capability's name (man 7 capabilities, with or without CAP_, or ALL)");
         int number = NAMES.indexOf(bare);
         if (number < 0)
             throw new StageFailure(option + " " + name + ": no such capability (the names are those of man 7 capabilities,"
