@@ -54,7 +54,7 @@ final class Bundle {
             if (linux().get(field) != null) throw new StageFailure("config.json: linux." + field + " is set, and this runtime does not apply it");
         Map<String, Object> resources = object(linux().get("resources"));
         for (String field : List.of("blockIO", "hugepageLimits", "network", "rdma", "unified"))
-            if (resources.get(field) instanceof Map<?, ?> m ? !m.isEmpty() : resources.get(field) instanceof List<?> l && !l.isEmpty())
+            if (setsSomething(resources.get(field)))
                 throw new StageFailure("config.json: linux.resources." + field + " is set, and this runtime sets only memory, cpu, pids and devices");
         for (Map<String, Object> ns : namespaces()) {
             String type = (String) ns.get("type");
@@ -72,6 +72,24 @@ final class Bundle {
         if (!rootPath().toFile().isDirectory()) throw new StageFailure("config.json: root.path " + rootPath() + " is not a directory");
     }
     // end::refused[]
+
+    /** The same bundle with another process, exec's (the engine's process.json), checked as create checks config.json's. */
+    Bundle withProcess(Map<String, Object> process) {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(this.config);
+        config.put("process", process);
+        Bundle bundle = new Bundle(dir, config);
+        bundle.refuseWhatIsNotHonoured();
+        return bundle;
+    }
+
+    /** Whether a field asks for anything: Docker writes "blockIO": {"weight": 0}, which asks for nothing (runc too skips a weight of 0). */
+    static boolean setsSomething(Object value) {
+        if (value instanceof Map<?, ?> map) return map.values().stream().anyMatch(Bundle::setsSomething);
+        if (value instanceof List<?> list) return list.stream().anyMatch(Bundle::setsSomething);
+        if (value instanceof Number number) return number.doubleValue() != 0;
+        if (value instanceof String string) return !string.isEmpty();
+        return Boolean.TRUE.equals(value);
+    }
 
     static final List<String> NAMESPACES = List.of("pid", "network", "mount", "ipc", "uts", "user", "cgroup");
 

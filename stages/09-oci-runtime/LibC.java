@@ -64,7 +64,7 @@ public interface LibC {
     LibC LIBC = LibraryLoader.create(LibC.class).load("c");
 
     // <linux/sched.h>
-    int CLONE_NEWUSER = 0x10000000, CLONE_NEWCGROUP = 0x02000000;
+    int CLONE_NEWUSER = 0x10000000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWNS = 0x00020000, CLONE_FS = 0x00000200;
     // <sys/mount.h>
     long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096,
             MS_REC = 16384, MS_PRIVATE = 1 << 18;

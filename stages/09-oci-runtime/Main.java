@@ -58,6 +58,7 @@
 //SOURCES SeccompProfile.java
 //SOURCES Hooks.java
 //SOURCES RuntimeCommands.java
+//SOURCES ExecProcess.java
 // The script an engine is given as the runtime's path (podman --runtime, dockerd --add-runtime):
 //FILES runtime
 
@@ -222,7 +223,11 @@ public class Main implements Callable<Integer> {
         if (args.length > 3 && args[0].equals("--init") && args[1].equals("--bundle"))
             System.exit(BundleInit.run(Path.of(args[2]), Boolean.parseBoolean(args[3])));
         if (args.length > 0 && args[0].equals("--init")) System.exit(runAsInit(args));
+        if (args.length > 3 && args[0].equals("--exec"))
+            System.exit(ExecProcess.runInside(Path.of(args[1]), Path.of(args[2]), Boolean.parseBoolean(args[3])));
         CommandLine cli = new CommandLine(new Main());
+        // `oci exec ID sh -c ...`: as runc reads it, what follows the ID is the command, options and all
+        cli.getSubcommands().get("oci").getSubcommands().get("exec").setStopAtPositional(true);
         cli.setParameterExceptionHandler((e, a) -> fail(optionError(e) + " (see --help)"));
         cli.setExecutionExceptionHandler((e, c, p) -> {
             if (interrupted != 0) return 128 + interrupted; // undone, and nothing to say

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -27,7 +28,7 @@ import static container.Narration.*;
  */
 @Command(name = "oci", mixinStandardHelpOptions = true, version = {"workbook-runtime version 0.9 (stage 09)", "spec: " + RuntimeState.OCI_VERSION},
         description = "The stage as an OCI runtime, as runc is: what podman --runtime and dockerd --add-runtime run.",
-        subcommands = {RuntimeCommands.Spec.class, RuntimeCommands.Create.class, RuntimeCommands.Start.class, RuntimeCommands.State.class,
+        subcommands = {RuntimeCommands.Spec.class, RuntimeCommands.Create.class, RuntimeCommands.Start.class, RuntimeCommands.State.class, RuntimeCommands.Exec.class,
                 RuntimeCommands.Kill.class, RuntimeCommands.Delete.class, RuntimeCommands.Run.class, RuntimeCommands.Features.class})
 final class RuntimeCommands implements Callable<Integer> {
     @Option(names = "--root", paramLabel = "DIR", description = "Where containers' state lives (default: /run/workbook-runtime for root).")
@@ -313,6 +314,73 @@ final class RuntimeCommands implements Callable<Integer> {
             throw new StageFailure("cannot remove " + dir + ": " + e.getMessage());
         }
     }
+
+    // tag::exec-command[]
+    @Command(name = "exec", description = "Run one more process in a running container: the process --process FILE describes, or COMMAND.")
+    static class Exec implements Callable<Integer> {
+        @ParentCommand RuntimeCommands oci;
+        @Option(names = {"-p", "--process"}, paramLabel = "FILE", description = "The process as JSON, as config.json's process field (what the engines pass).")
+        Path processFile;
+        @Option(names = {"-d", "--detach"}, description = "Return once the process runs; whoever asked to be its subreaper reaps it.")
+        boolean detach;
+        @Option(names = "--pid-file", paramLabel = "FILE", description = "Write the process's PID there.")
+        Path pidFile;
+        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Refused: this runtime has no console yet.")
+        Path consoleSocket;
+        @Option(names = {"-t", "--tty"}, description = "Refused: this runtime has no console yet.")
+        boolean tty;
+        @Option(names = "--cwd", paramLabel = "DIR", description = "With COMMAND: where it starts (default: the container's process.cwd).")
+        String cwd;
+        @Option(names = {"-e", "--env"}, paramLabel = "NAME=VALUE", description = "With COMMAND: one more environment variable (repeatable).")
+        List<String> env = new ArrayList<>();
+        @Option(names = {"-u", "--user"}, paramLabel = "UID[:GID]", description = "With COMMAND: who runs it (default: the container's process.user).")
+        String user;
+        @Option(names = "--preserve-fds", paramLabel = "N", defaultValue = "0", description = "Refused but for 0: only descriptors 0, 1 and 2 are passed on.")
+        int preserveFds;
+        @Parameters(index = "0", paramLabel = "ID") String id;
+        @Parameters(index = "1..*", paramLabel = "COMMAND") List<String> command = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            Path root = oci.setUp();
+            if (consoleSocket != null || tty) throw new StageFailure("exec: this runtime has no console yet (run without -t)");
+            if (preserveFds != 0) throw new StageFailure("--preserve-fds " + preserveFds + ": this runtime passes on only descriptors 0, 1 and 2");
+            if (processFile != null && !command.isEmpty()) throw new StageFailure("exec: give --process FILE or a COMMAND, not both");
+            if (processFile == null && command.isEmpty()) throw new StageFailure("exec: nothing to run: give --process FILE or a COMMAND");
+            RuntimeState state = RuntimeState.load(root, id);
+            Map<String, Object> process = processFile != null ? processFile() : processLikeTheContainers(state);
+            return ExecProcess.run(state, process, detach, pidFile, oci.debug);
+        }
+
+        Map<String, Object> processFile() {
+            try {
+                return Json.object(Json.parse(Files.readString(processFile)), processFile.toString());
+            } catch (IOException e) {
+                throw new StageFailure("--process " + processFile + ": cannot read it (" + e.getMessage() + ")");
+            } catch (IllegalArgumentException | ClassCastException e) {
+                throw new StageFailure("--process " + processFile + ": " + e.getMessage());
+            }
+        }
+
+        /** runc's way without --process: the container's own process, with COMMAND and what the options change. */
+        Map<String, Object> processLikeTheContainers(RuntimeState state) {
+            Map<String, Object> process = new java.util.LinkedHashMap<>(Bundle.load(Path.of((String) state.saved.get("bundle"))).process());
+            process.put("args", command);
+            List<Object> environment = new ArrayList<>(Bundle.strings(process.get("env")));
+            environment.addAll(env);
+            process.put("env", environment);
+            if (cwd != null) process.put("cwd", cwd);
+            if (user != null) {
+                if (!user.matches("\\d{1,10}(:\\d{1,10})?")) throw new StageFailure("--user " + user + ": expected UID or UID:GID, as numbers");
+                String[] ids = user.split(":");
+                long uid = Long.parseLong(ids[0]), gid = ids.length > 1 ? Long.parseLong(ids[1]) : 0;
+                if (uid > 4294967294L || gid > 4294967294L) throw new StageFailure("--user " + user + ": IDs end at 4294967294");
+                process.put("user", Json.of("uid", uid, "gid", gid));
+            }
+            return process;
+        }
+    }
+    // end::exec-command[]
 
     // tag::run[]
     @Command(name = "run", description = "create, start, wait for the container's process, delete: its exit status is run's.")

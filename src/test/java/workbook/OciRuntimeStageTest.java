@@ -135,6 +135,55 @@ class OciRuntimeStageTest {
         assertNotEquals(0, oci("state", ID).exit());
     }
 
+    /** The directory a process sees as "/", as the host knows it: device and inode. */
+    static String rootOf(long pid) {
+        return Host.run("stat", "-L", "-c", "%d:%i", "/proc/" + pid + "/root/").out().strip();
+    }
+
+    // tag::exec-test[]
+    @Test
+    @DisplayName("exec runs one more process in a running container: init's namespaces, groups and root, the process's own user and no_new_privs, its exit status")
+    void execJoinsARunningContainer() throws Exception {
+        Path bundle = bundle("[\"sleep\", \"60\"]");
+        Path pidFile = tmp.resolve("pid");
+        assertEquals(0, oci("create", "--bundle", bundle.toString(), "--pid-file", pidFile.toString(), ID).exit());
+        long init = Long.parseLong(Files.readString(pidFile).strip());
+        Stage.Result tooSoon = oci("exec", ID, "true");
+        assertEquals(125, tooSoon.exit(), tooSoon::toString);
+        assertTrue(tooSoon.err().contains("is created: exec needs a running container"), tooSoon::toString);
+        assertEquals(0, oci("start", ID).exit());
+        assertTrue(awaitCommand(init, "sleep"));
+
+        // As the engines call it: the process in a file, detached, its PID in a file.
+        Path process = tmp.resolve("process.json"), execPid = tmp.resolve("exec.pid");
+        Files.writeString(process, "{\"args\": [\"sleep\", \"30\"], \"cwd\": \"/\", \"env\": [\"PATH=/bin\"],"
+                + " \"user\": {\"uid\": 1000, \"gid\": 1000}, \"noNewPrivileges\": true}");
+        Stage.Result exec = oci("exec", "--process", process.toString(), "--detach", "--pid-file", execPid.toString(), ID);
+        assertEquals(0, exec.exit(), exec::toString);
+        long pid = Long.parseLong(Files.readString(execPid).strip());
+        assertTrue(awaitCommand(pid, "sleep"), "the process runs");
+        for (String kind : List.of("pid", "mnt", "uts", "ipc", "net", "cgroup"))
+            assertEquals(Host.namespace(init, kind), Host.namespace(pid, kind), kind + ": init's");
+        assertEquals(Host.cgroupsOf(init), Host.cgroupsOf(pid), "init's groups");
+        assertEquals(rootOf(init), rootOf(pid), "init's root");
+        assertNotEquals(rootOf(ProcessHandle.current().pid()), rootOf(pid), "not the host's");
+        assertTrue(procStatus(pid, "Uid").startsWith("1000\t"), procStatus(pid, "Uid"));
+        assertEquals("0000000000000000", procStatus(pid, "CapEff"), "an ordinary user, no capability");
+        assertEquals("1", procStatus(pid, "NoNewPrivs"));
+
+        // Waited for: exec's exit status is the process's.
+        Stage.Result waited = oci("exec", ID, "sh", "-c", "exit 3");
+        assertEquals(3, waited.exit(), waited::toString);
+        Stage.Result tty = oci("exec", "--tty", ID, "sh");
+        assertEquals(125, tty.exit(), tty::toString);
+        assertEquals(1, tty.err().strip().lines().count(), tty::toString);
+
+        assertEquals(0, oci("kill", ID, "KILL").exit());
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)), "the process went with the container's PID 1");
+        assertEquals(0, oci("delete", "--force", ID).exit());
+    }
+    // end::exec-test[]
+
     @Test
     void runWaitsAndPassesTheExitStatusThrough() throws Exception {
         Path bundle = bundle("[\"sh\", \"-c\", \"exit 7\"]");

@@ -37,12 +37,12 @@ class PodmanRuntimeTest {
      * not choose: removed after the test if they were not there before it.
      */
     static final List<Path> MADE_ON_FIRST_RUN = List.of(Path.of("/var/lib/containers"), Path.of("/run/libpod"), Path.of("/run/workbook-runtime"));
-    final List<Path> absentBefore = new ArrayList<>();
+    EngineLeftovers leftovers;
 
     @BeforeEach
     void anImage() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/podman")), "podman is not installed (scripts/test installs it)");
-        for (Path path : MADE_ON_FIRST_RUN) if (!Files.exists(path)) absentBefore.add(path);
+        leftovers = new EngineLeftovers(tmp, PARENT, MADE_ON_FIRST_RUN);
         Files.writeString(tmp.resolve("containers.conf"), "[containers]\n# this machine's root may not raise rlimits (no CAP_SYS_RESOURCE)\ndefault_ulimits = []\n");
         Path tar = tmp.resolve("rootfs.tar");
         assertEquals(0, Host.run("tar", "-C", Stage.ROOTFS.toString(), "-cf", tar.toString(), ".").exit());
@@ -70,14 +70,7 @@ class PodmanRuntimeTest {
         if (!Files.isExecutable(Path.of("/usr/bin/podman"))) return;
         podman("rm", "--all", "--force");
         podman("rmi", "--all", "--force");
-        // podman's storage: an overlay mount or two may stay under its root
-        List<String> mounts = new ArrayList<>(Host.mountinfo());
-        java.util.Collections.reverse(mounts);
-        for (String line : mounts)
-            if (line.split(" ")[4].startsWith(tmp.toString())) Host.run("umount", "-l", line.split(" ")[4]);
-        for (Path hierarchy : Files.list(Path.of("/sys/fs/cgroup")).toList())
-            if (Files.isDirectory(hierarchy.resolve(PARENT))) Host.run("find", hierarchy.resolve(PARENT).toString(), "-depth", "-type", "d", "-exec", "rmdir", "{}", ";");
-        for (Path path : absentBefore) Host.run("rm", "-rf", "--one-file-system", path.toString());
+        leftovers.remove(); // podman's storage: an overlay mount or two may stay under its root
     }
 
     @Test
@@ -116,6 +109,32 @@ class PodmanRuntimeTest {
         assertEquals(0, stop.exit(), stop::toString);
         assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
         assertEquals(0, podman("rm", "limited").exit());
+    }
+
+    @Test
+    void podmanExecJoinsTheContainerAndPassesItsExitStatusThrough() throws Exception {
+        assertEquals(0, podman(runOptions("-d", "--name", "joined", "workbook-busybox", "sleep", "600").toArray(String[]::new)).exit());
+        long init = Long.parseLong(podman("inspect", "--format", "{{.State.Pid}}", "joined").out().strip());
+        assertTrue(awaitCommand(init, "sleep"));
+
+        Stage.Result status = podman("exec", "joined", "sh", "-c", "exit 5");
+        assertEquals(5, status.exit(), status::toString);
+        Stage.Result user = podman("exec", "--user", "1000:1000", "joined", "id", "-u");
+        assertEquals("1000", user.out().strip(), user::toString);
+
+        // detached: found on the host among the container's group's processes, in init's namespaces and root
+        assertEquals(0, podman("exec", "-d", "joined", "sleep", "300").exit());
+        Path procs = Host.cgroupDirectory(init, "pids").resolve("cgroup.procs");
+        long pid = 0;
+        for (int i = 0; i < 500 && pid == 0; i++, Host.pause(20))
+            for (String line : Host.read(procs).strip().split("\n"))
+                if (!line.isBlank() && Long.parseLong(line) != init && Host.read(Path.of("/proc/" + line + "/comm")).strip().equals("sleep")) pid = Long.parseLong(line);
+        assertNotEquals(0, pid, "no second sleep in the container's group");
+        for (String kind : List.of("pid", "mnt", "uts", "ipc", "net", "cgroup"))
+            assertEquals(Host.namespace(init, kind), Host.namespace(pid, kind), kind + ": init's");
+        assertEquals(OciRuntimeStageTest.rootOf(init), OciRuntimeStageTest.rootOf(pid), "init's root");
+        assertEquals(0, podman("rm", "--force", "joined").exit());
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
     }
 
     @Test
