@@ -21,14 +21,14 @@ import static container.Narration.*;
  * exec: one more process in a running container, as `podman exec` and `docker exec` ask for
  * it. Nothing is made: the process joins what create made for init. Its namespaces are init's,
  * joined through /proc/PID/ns by nsenter; its cgroups are init's, written in before it runs;
- * its root is init's mount namespace. That one a JVM cannot join from outside with nsenter's
- * help: the process must start on the host's files (its java, its jars), and only then move.
- * setns(2) refuses to move a thread into another mount namespace while it shares its
- * filesystem context (root, working directory) with other threads, and a JVM's threads all
- * do; so the process's own JVM first takes a context of its own for its main thread,
- * unshare(CLONE_FS), then joins, and from that thread does what init did for its process
- * (user, capabilities, no_new_privs, seccomp, rlimits) before execve(2). What it runs is the
- * engine's process.json, config.json's process field over again.
+ * its root is init's mount namespace. That one nsenter cannot join for it: the JVM must start
+ * on the host's files (java, its jars), and only then move into the container's. setns(2)
+ * refuses to move a thread into another mount namespace while it shares its filesystem
+ * context (root, working directory) with other threads, and a JVM's threads all do; so the
+ * process's own JVM first takes a context of its own for its main thread, unshare(CLONE_FS),
+ * then joins, and from that thread does what init did for its process (user, capabilities,
+ * no_new_privs, seccomp, rlimits) before execve(2). What it runs is the engine's
+ * process.json, config.json's process field over again.
  */
 final class ExecProcess {
     /** Where the new process finds the container's mount namespace: create's start pipe's number, free here. */
