@@ -3,16 +3,26 @@ package workbook;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A small network made of namespaces the test creates, so that stage 05 never touches the
  * machine's real interfaces, routes or firewall: "host" plays the machine the stage runs on,
  * "outside" plays the world beyond it, and a veth pair, created directly inside the two
  * namespaces, joins them. Only TEST-NET-2 addresses (198.51.100.0/24, RFC 5737) are used.
+ * The namespaces are named by the PID of the JVM that made them: a lab still open when that JVM
+ * ends (Maven stopped with SIGTERM or Ctrl-C, mid-test) is closed on its way out, and what a
+ * JVM killed outright leaves, scripts/reset removes once the PID is gone.
  */
 public final class NetworkLab implements AutoCloseable {
     public static final String HOST_ADDRESS = "198.51.100.1", OUTSIDE_ADDRESS = "198.51.100.2";
     private final String host, outside;
+    private static final Set<NetworkLab> OPEN = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.forEach(NetworkLab::close)));
+    }
 
     private NetworkLab(String prefix) {
         this.host = prefix + "-host";
@@ -21,6 +31,7 @@ public final class NetworkLab implements AutoCloseable {
 
     public static NetworkLab create() {
         NetworkLab lab = new NetworkLab("wbtest-" + ProcessHandle.current().pid());
+        OPEN.add(lab);
         try {
             lab.must("ip", "netns", "add", lab.host);
             lab.must("ip", "netns", "add", lab.outside);
@@ -72,6 +83,7 @@ public final class NetworkLab implements AutoCloseable {
 
     @Override
     public void close() {
+        OPEN.remove(this);
         Host.run("ip", "netns", "del", outside);
         Host.run("ip", "netns", "del", host);
     }

@@ -86,6 +86,32 @@ class ResetTest {
         }
     }
 
+    /** What reset finds of the tests' own: a lab of a test JVM killed outright, vm-test's cpu group of a killed run. */
+    @Test
+    void resetRemovesTheLabOfAKilledTestAndTheGroupOfAKilledVmTest() throws Exception {
+        Path cgroups = cpuHierarchy();
+        Path deadGroup = cgroups.resolve("workbook-vm-test." + DEAD), liveGroup = cgroups.resolve("workbook-vm-test." + ALIVE);
+        Process killed = NetworkLabTest.aJvmHoldingALab();
+        try (NetworkLab ours = NetworkLab.create()) {
+            Files.createDirectory(deadGroup);
+            Files.createDirectory(liveGroup);
+            killed.destroyForcibly().waitFor(); // SIGKILL: its lab stays
+            assertEquals(2, NetworkLabTest.namespacesOf(killed.pid()).size());
+
+            Stage.Result r = ours.onHost("scripts/reset"); // its network part in the lab, never on the machine's
+            assertEquals(0, r.exit(), r::toString);
+            assertEquals(List.of(), NetworkLabTest.namespacesOf(killed.pid()), r::toString);
+            assertTrue(r.out().contains("deleted the network namespace wbtest-" + killed.pid() + "-host"), r::toString);
+            assertEquals(2, NetworkLabTest.namespacesOf(ProcessHandle.current().pid()).size(), "a running test's lab stays");
+            assertFalse(Files.exists(deadGroup), r::toString);
+            assertTrue(Files.exists(liveGroup), "the group of a vm-test still running stays");
+        } finally {
+            for (String ns : NetworkLabTest.namespacesOf(killed.pid())) Host.run("ip", "netns", "del", ns);
+            Host.run("rmdir", deadGroup.toString());
+            Host.run("rmdir", liveGroup.toString());
+        }
+    }
+
     @Test
     void anOrdinaryUserIsToldToUseSudo() {
         Stage.Result r = TestUser.LEARNER.runScript("scripts/reset");
