@@ -70,6 +70,11 @@ final class Bundle {
         if ((config.get("hostname") != null || config.get("domainname") != null) && namespaces().stream().noneMatch(ns -> "uts".equals(ns.get("type"))))
             throw new StageFailure("config.json: hostname is set without a uts namespace: it would change the host's");
         if (!rootPath().toFile().isDirectory()) throw new StageFailure("config.json: root.path " + rootPath() + " is not a directory");
+        // init and exec read /proc once the root is the container's (the start FIFO through
+        // /proc/self/fd, the kernel's last capability, whether setgroups is allowed): without a
+        // proc mount there, those would be the image's own files, made to say what it likes.
+        if (mounts().stream().noneMatch(m -> "/proc".equals(m.get("destination")) && "proc".equals(m.get("type"))))
+            throw new StageFailure("config.json mounts no proc at /proc: this runtime needs the container's own (it reads /proc/self there)");
     }
     // end::refused[]
 

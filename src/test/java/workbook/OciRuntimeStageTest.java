@@ -238,6 +238,39 @@ class OciRuntimeStageTest {
     }
     // end::attack-mount-destination[]
 
+    /**
+     * The attack: an image whose /proc holds files of its own (the kernel's last capability 0,
+     * a "start FIFO" that is a plain file), run by a config that mounts no proc over them. init
+     * would read them once the root is the image's: its process would run before start, with
+     * the whole bounding set. create refuses such a config, and nothing is made.
+     */
+    @Test
+    void anImageCannotStandInForProc() throws Exception {
+        Path bundle = bundle("[\"sleep\", \"60\"]");
+        Path fake = bundle.resolve("rootfs/proc");
+        Files.createDirectories(fake.resolve("sys/kernel"));
+        Files.createDirectories(fake.resolve("self/fd"));
+        Files.writeString(fake.resolve("sys/kernel/cap_last_cap"), "0\n");
+        Files.writeString(fake.resolve("self/setgroups"), "allow\n");
+        Files.writeString(fake.resolve("self/fd/3"), "");
+        Host.run("chmod", "666", fake.resolve("self/fd/3").toString());
+        Path config = bundle.resolve("config.json");
+        String text = Files.readString(config).replaceFirst("\\{\\s*\"destination\": \"/proc\",\\s*\"type\": \"proc\"[^}]*},\\s*", "")
+                .replace("\"readonly\": true", "\"readonly\": false") // these three read mountinfo, which the image does not fake
+                .replaceAll("\"(maskedPaths|readonlyPaths)\": \\[[^\\]]*\\]", "\"$1\": []");
+        assertFalse(text.contains("\"type\": \"proc\""), text);
+        Files.writeString(config, text);
+
+        Stage.Result create = oci("create", "--bundle", bundle.toString(), "--pid-file", tmp.resolve("pid").toString(), ID);
+        assertEquals(125, create.exit(), () -> "created, and its process ran at once:\n" + create);
+        assertEquals(1, create.err().strip().lines().count(), create::toString);
+        assertTrue(create.err().contains("mounts no proc at /proc"), create::toString);
+        assertFalse(Files.exists(tmp.resolve("pid")));
+        try (var left = Files.list(tmp.resolve("state"))) {
+            assertEquals(List.of(), left.toList());
+        }
+    }
+
     @Test
     @Lesson("seccomp-argument")
     @DisplayName("a seccomp profile's argument comparison refuses chmod to a setuid mode and allows a plain one")
