@@ -41,12 +41,11 @@ final class ExecProcess {
      * engine, which asked to be its subreaper; without, this process is the subreaper and
      * waits for it, and its exit status is exec's.
      */
-    static int run(RuntimeState state, Map<String, Object> process, boolean detach, Path pidFile, boolean debug) throws Exception {
+    static int run(RuntimeState state, Bundle withProcess, boolean detach, Path pidFile, boolean debug) throws Exception {
         String status = state.status();
         if (!status.equals("running")) throw new StageFailure("container " + state.id() + " is " + status + ": exec needs a running container");
-        Bundle.load(Path.of((String) state.saved.get("bundle"))).withProcess(process); // refused here, in one line, before anything runs
         Path spec = state.dir.resolve("exec-" + ProcessHandle.current().pid() + ".json");
-        Files.writeString(spec, Json.write(process));
+        Files.writeString(spec, Json.write(withProcess.process()));
         try {
             if (!detach) check("prctl(PR_SET_CHILD_SUBREAPER, 1)", () -> LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "");
             Started started = start(state, spec, debug);

@@ -104,7 +104,9 @@ final class Parent {
     static int spawn(List<String> argv, Pointer fileActions) {
         IntByReference pid = new IntByReference();
         List<String> before = argv.subList(0, (int) argv.stream().takeWhile(word -> !word.endsWith("/bin/java")).count());
-        narrate("posix_spawnp(\"" + argv.get(0) + "\", [" + String.join(" ", before.stream().map(Parent::quoted).toList()) + " java ... Main --init ...])");
+        int main = argv.indexOf(Main.class.getName()); // then --init, or exec's --exec
+        narrate("posix_spawnp(\"" + argv.get(0) + "\", [" + String.join(" ", before.stream().map(Parent::quoted).toList()) + " java ... Main "
+                + (main >= 0 && main + 1 < argv.size() ? argv.get(main + 1) : "") + " ...])");
         // posix_spawnp searches PATH, as a shell does; it returns the error number instead of setting errno.
         int error = LIBC.posix_spawnp(pid, argv.get(0), fileActions, null, nullTerminated(argv), nullTerminated(hostEnvironment()));
         if (error != 0)

@@ -348,8 +348,9 @@ final class RuntimeCommands implements Callable<Integer> {
             if (processFile != null && !command.isEmpty()) throw new StageFailure("exec: give --process FILE or a COMMAND, not both");
             if (processFile == null && command.isEmpty()) throw new StageFailure("exec: nothing to run: give --process FILE or a COMMAND");
             RuntimeState state = RuntimeState.load(root, id);
-            Map<String, Object> process = processFile != null ? processFile() : processLikeTheContainers(state);
-            return ExecProcess.run(state, process, detach, pidFile, oci.debug);
+            Bundle bundle = Bundle.load(Path.of((String) state.saved.get("bundle")));
+            Map<String, Object> process = processFile != null ? processFile() : processLike(bundle.process());
+            return ExecProcess.run(state, bundle.withProcess(process), detach, pidFile, oci.debug);
         }
 
         Map<String, Object> processFile() {
@@ -363,20 +364,15 @@ final class RuntimeCommands implements Callable<Integer> {
         }
 
         /** runc's way without --process: the container's own process, with COMMAND and what the options change. */
-        Map<String, Object> processLikeTheContainers(RuntimeState state) {
-            Map<String, Object> process = new java.util.LinkedHashMap<>(Bundle.load(Path.of((String) state.saved.get("bundle"))).process());
+        Map<String, Object> processLike(Map<String, Object> containers) {
+            Map<String, Object> process = new java.util.LinkedHashMap<>(containers);
             process.put("args", command);
             List<Object> environment = new ArrayList<>(Bundle.strings(process.get("env")));
             environment.addAll(env);
             process.put("env", environment);
             if (cwd != null) process.put("cwd", cwd);
-            if (user != null) {
-                if (!user.matches("\\d{1,10}(:\\d{1,10})?")) throw new StageFailure("--user " + user + ": expected UID or UID:GID, as numbers");
-                String[] ids = user.split(":");
-                long uid = Long.parseLong(ids[0]), gid = ids.length > 1 ? Long.parseLong(ids[1]) : 0;
-                if (uid > 4294967294L || gid > 4294967294L) throw new StageFailure("--user " + user + ": IDs end at 4294967294");
-                process.put("user", Json.of("uid", uid, "gid", gid));
-            }
+            User who = User.parse(user); // as the stages' --user reads it: GID defaults to UID
+            if (who != null) process.put("user", Json.of("uid", who.uid(), "gid", who.gid()));
             return process;
         }
     }

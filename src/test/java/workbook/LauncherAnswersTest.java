@@ -109,6 +109,13 @@ class LauncherAnswersTest {
         assertEquals(0, Host.run("chown", "0:0", answer.toString()).exit());
         run(null);
         assertTrue(Files.exists(marker), "an answer of this user's own is used");
+
+        // ... but not from a directory others may write to: one of them could have put it there
+        Files.delete(marker);
+        Files.writeString(answer, payload + " -classpath " + tmp + " Main\n");
+        assertEquals(0, Host.run("chmod", "777", answers.toString()).exit());
+        assertEquals("hello world", run(null), "JBang is asked instead");
+        assertFalse(Files.exists(marker), "an answer from a directory anyone may write to ran");
     }
 
     @Test
