@@ -46,8 +46,6 @@ final class Bundle {
     void refuseWhatIsNotHonoured() {
         if (process() == null) throw new StageFailure("config.json has no process: create needs one to run");
         if (args().isEmpty()) throw new StageFailure("config.json: process.args is empty: what should the container run?");
-        if (Boolean.TRUE.equals(process().get("terminal")))
-            throw new StageFailure("config.json: process.terminal is true, and this runtime has no console yet (run without -t)");
         for (String field : List.of("apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity"))
             if (process().get(field) != null) throw new StageFailure("config.json: process." + field + " is set, and this runtime does not apply it");
         for (String field : List.of("intelRdt", "personality", "mountLabel", "timeOffsets"))
@@ -108,6 +106,18 @@ final class Bundle {
     Map<String, Object> capabilities() { return objectOrNull(process().get("capabilities")); }
     List<Map<String, Object>> rlimits() { return objects(process().get("rlimits")); }
     boolean noNewPrivileges() { return Boolean.TRUE.equals(process().get("noNewPrivileges")); }
+    boolean terminal() { return Boolean.TRUE.equals(process().get("terminal")); }
+    Map<String, Object> consoleSize() { return objectOrNull(process().get("consoleSize")); }
+
+    /** runc's rule: a terminal goes to an engine's --console-socket, and a socket is given only for a terminal. */
+    void checkConsole(Path consoleSocket) {
+        if (terminal() && consoleSocket == null)
+            throw new StageFailure("process.terminal is true: give --console-socket, where the engine takes the terminal (this runtime relays none itself)");
+        if (!terminal() && consoleSocket != null)
+            throw new StageFailure("--console-socket is given, and process.terminal is not true: there is no terminal to send");
+        if (terminal() && mounts().stream().noneMatch(m -> "/dev/pts".equals(m.get("destination")) && "devpts".equals(m.get("type"))))
+            throw new StageFailure("process.terminal is true, and config.json mounts no devpts at /dev/pts: the terminal is made there");
+    }
     Long oomScoreAdj() { return (Long) process().get("oomScoreAdj"); }
 
     Path rootPath() {

@@ -91,6 +91,7 @@ final class BundleInit {
         for (String path : bundle.readonlyPaths()) BundleMounts.readOnly(path);
         if (bundle.readonlyRoot()) BundleMounts.remountReadOnly("/");
         if (bundle.oomScoreAdj() != null) write(Path.of("/proc/self/oom_score_adj"), bundle.oomScoreAdj().toString());
+        if (bundle.terminal()) console = Console.open(number(bundle.user(), "uid", 0), bundle.consoleSize()); // from the container's own devpts
         Rlimits.checkNames(bundle.rlimits()); // set last, just before execve: a small RLIMIT_AS would stop the JVM itself
         int[][] filter = bundle.seccomp() == null ? null : SeccompProfile.compile(bundle.seccomp());
         // Without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN:
@@ -107,6 +108,9 @@ final class BundleInit {
         return exec(program);
     }
     // end::bundle-init[]
+
+    /** The terminal's slave end, when process.terminal is true: it becomes the process's stdin, stdout and stderr at exec. */
+    int console = -1;
 
     boolean hasHooks(String phase) {
         return !objects(bundle.hooks().get(phase)).isEmpty();
@@ -240,6 +244,7 @@ final class BundleInit {
     int exec(String program) {
         LIBC.signal(SIGINT, 0);
         LIBC.signal(SIGQUIT, 0);
+        if (console >= 0) Console.become(console);
         Descriptors.closeOnExecAbove2();
         narrate("execve(\"" + program + "\", " + bundle.args() + ")");
         String[] argv = nullTerminated(bundle.args()), envp = nullTerminated(bundle.env());

@@ -9,7 +9,8 @@ import java.util.Map;
  * What `spec` writes, close to runc's own: sh in a busybox root at ./rootfs, Docker's default
  * capabilities, the usual /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue and /sys mounts, new
  * pid, network, ipc, uts and mount namespaces, and the host-wide /proc files masked or made
- * read-only (stage 07's lists). Unlike runc's, terminal is false: this runtime has no console.
+ * read-only (stage 07's lists). Unlike runc's, terminal is false: this runtime makes a terminal
+ * only for an engine, which takes it over --console-socket (Console); run has none of its own.
  * --rootless adds a user namespace mapping its caller to root inside, and drops what an
  * ordinary user may not do (a network namespace's loopback aside).
  */

@@ -41,14 +41,14 @@ final class ExecProcess {
      * engine, which asked to be its subreaper; without, this process is the subreaper and
      * waits for it, and its exit status is exec's.
      */
-    static int run(RuntimeState state, Bundle withProcess, boolean detach, Path pidFile, boolean debug) throws Exception {
+    static int run(RuntimeState state, Bundle withProcess, boolean detach, Path pidFile, Path consoleSocket, boolean debug) throws Exception {
         String status = state.status();
         if (!status.equals("running")) throw new StageFailure("container " + state.id() + " is " + status + ": exec needs a running container");
         Path spec = state.dir.resolve("exec-" + ProcessHandle.current().pid() + ".json");
         Files.writeString(spec, Json.write(withProcess.process()));
         try {
             if (!detach) check("prctl(PR_SET_CHILD_SUBREAPER, 1)", () -> LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "");
-            Started started = start(state, spec, debug);
+            Started started = start(state, spec, consoleSocket, debug);
             int pid = started.pid();
             String word = InitProcess.readAll(started.ready()).trim(); // "ok", or why not, then end-of-file
             LIBC.close(started.ready());
@@ -71,7 +71,7 @@ final class ExecProcess {
     }
 
     /** The chain, as create's for init, with init's namespaces to join instead of new ones. */
-    static Started start(RuntimeState state, Path spec, boolean debug) {
+    static Started start(RuntimeState state, Path spec, Path consoleSocket, boolean debug) {
         int init = state.pid();
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", InitProcess.IN_ITS_GROUPS, "cgroups", "nsenter", "--no-fork"));
         for (String type : List.of("user", "pid", "network", "ipc", "uts", "cgroup")) { // the user namespace first: it owns the others
@@ -84,6 +84,7 @@ final class ExecProcess {
         command.addAll(Parent.jvmOptions());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "--exec", state.dir.toString(), spec.toString(), Boolean.toString(debug)));
 
+        int console = consoleSocket == null ? -1 : Console.connect(consoleSocket);
         int mountNs = check("open(\"/proc/" + init + "/ns/mnt\", O_RDONLY|O_CLOEXEC)", () -> LIBC.open("/proc/" + init + "/ns/mnt", O_RDONLY | O_CLOEXEC, 0), "");
         int[] readyPipe = new int[2], pidPipe = new int[2], groups = new int[2];
         check("pipe2([r, w], O_CLOEXEC)", () -> LIBC.pipe2(readyPipe, O_CLOEXEC), "");
@@ -95,13 +96,15 @@ final class ExecProcess {
         LIBC.posix_spawn_file_actions_adddup2(actions, readyPipe[1], READY_PIPE_FD);
         LIBC.posix_spawn_file_actions_adddup2(actions, pidPipe[1], InitProcess.PID_PIPE_FD);
         LIBC.posix_spawn_file_actions_adddup2(actions, groups[0], InitProcess.GROUPS_PIPE_FD);
-        Descriptors.closeFrom(actions, InitProcess.GROUPS_PIPE_FD + 1);
+        if (console >= 0) Console.handDown(actions, console);
+        Descriptors.closeFrom(actions, console >= 0 ? Console.SOCKET_FD + 1 : InitProcess.GROUPS_PIPE_FD + 1);
         int shell;
         try {
             shell = Parent.spawn(command, actions);
             for (Path group : state.groups()) write(group.resolve("cgroup.procs"), Integer.toString(shell));
             check("write(" + groups[1] + ", \"go\\n\", 3)", () -> LIBC.write(groups[1], "go\n".getBytes(), 3), "");
         } finally {
+            if (console >= 0) LIBC.close(console);
             LIBC.close(mountNs);
             LIBC.close(readyPipe[1]);
             LIBC.close(pidPipe[1]);
@@ -143,6 +146,7 @@ final class ExecProcess {
             check("unshare(CLONE_FS)", () -> LIBC.unshare(CLONE_FS), "");
             check("setns(" + MOUNT_NS_FD + ", CLONE_NEWNS)", () -> LIBC.setns(MOUNT_NS_FD, CLONE_NEWNS), "");
             LIBC.close(MOUNT_NS_FD); // this thread's root and working directory are now the container's "/"
+            if (bundle.terminal()) it.console = Console.open(Bundle.number(bundle.user(), "uid", 0), bundle.consoleSize());
             if (filter != null && !bundle.noNewPrivileges()) Seccomp.install(filter);
             it.becomeTheProcessUser();
             String program = BundleInit.resolve(bundle.args().get(0), bundle.env());

@@ -76,7 +76,7 @@ final class InitProcess {
         return command;
     }
 
-    static InitProcess start(Bundle bundle, Path stateDir, boolean debug, CgroupsPath cgroup) {
+    static InitProcess start(Bundle bundle, Path stateDir, boolean debug, CgroupsPath cgroup, int console) {
         int[] start = new int[2], ready = new int[2], pidPipe = new int[2], groups = new int[2];
         check("pipe2([r, w], O_CLOEXEC)", () -> LIBC.pipe2(groups, O_CLOEXEC), "");
         check("pipe2([r, w], O_CLOEXEC)", () -> LIBC.pipe2(start, O_CLOEXEC), "");
@@ -88,7 +88,8 @@ final class InitProcess {
         LIBC.posix_spawn_file_actions_adddup2(actions, ready[1], READY_PIPE_FD);
         LIBC.posix_spawn_file_actions_adddup2(actions, pidPipe[1], PID_PIPE_FD);
         LIBC.posix_spawn_file_actions_adddup2(actions, groups[0], GROUPS_PIPE_FD);
-        Descriptors.closeFrom(actions, GROUPS_PIPE_FD + 1);
+        if (console >= 0) Console.handDown(actions, console);
+        Descriptors.closeFrom(actions, console >= 0 ? Console.SOCKET_FD + 1 : GROUPS_PIPE_FD + 1);
         int shell;
         try {
             shell = Parent.spawn(command(bundle, stateDir, debug), actions);

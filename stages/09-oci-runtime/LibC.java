@@ -46,6 +46,7 @@ public interface LibC {
                     @In String[] argv, @In String[] envp);
     int posix_spawn_file_actions_init(Pointer fileActions);
     int posix_spawn_file_actions_adddup2(Pointer fileActions, int fd, int newFd);
+    int posix_spawn_file_actions_addopen(Pointer fileActions, int fd, String path, int flags, int mode);
     int posix_spawn_file_actions_addclosefrom_np(Pointer fileActions, int from);
     int close_range(int first, int last, int flags);
     int fcntl(int fd, int command, int arg);
@@ -60,6 +61,15 @@ public interface LibC {
     int setdomainname(String name, long length);
     int setns(int fd, int nstype);
     long signal(int signal, long handler);
+    // For process.terminal (Console):
+    int connect(int fd, @In byte[] address, int length);
+    long sendmsg(int fd, Pointer message, int flags);
+    int unlockpt(int fd);
+    int ptsname_r(int fd, @Out byte[] name, long length);
+    int fchown(int fd, int uid, int gid);
+    int setsid();
+    int dup2(int fd, int newFd);
+    int ioctl(int fd, long request, long argument);
 
     LibC LIBC = LibraryLoader.create(LibC.class).load("c");
 
@@ -86,6 +96,9 @@ public interface LibC {
     // <sys/socket.h>, <linux/sockios.h>, <net/if.h>
     int AF_INET = 2, SOCK_DGRAM = 2, IFF_UP = 1;
     long SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914;
+    // <sys/socket.h>, <fcntl.h>, <asm-generic/ioctls.h>: for the console
+    int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 02000000, SOL_SOCKET = 1, SCM_RIGHTS = 1, O_RDWR = 2, O_NOCTTY = 0400;
+    long TIOCSCTTY = 0x540E, TIOCSWINSZ = 0x5414;
 
     static String[] nullTerminated(List<String> strings) {
         String[] array = strings.toArray(new String[strings.size() + 1]);

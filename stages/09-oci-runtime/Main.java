@@ -59,6 +59,7 @@
 //SOURCES Hooks.java
 //SOURCES RuntimeCommands.java
 //SOURCES ExecProcess.java
+//SOURCES Console.java
 // The script an engine is given as the runtime's path (podman --runtime, dockerd --add-runtime):
 //FILES runtime
 

@@ -90,7 +90,7 @@ final class RuntimeCommands implements Callable<Integer> {
         Path bundleDir;
         @Option(names = "--pid-file", paramLabel = "FILE", description = "Write init's PID there, once it is set up.")
         Path pidFile;
-        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Refused: this runtime has no console yet.")
+        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Where to send the terminal's master end, when process.terminal is true.")
         Path consoleSocket;
         @Option(names = "--no-pivot", description = "Refused: pivot_root is how the container leaves the host's root.")
         boolean noPivot;
@@ -101,9 +101,8 @@ final class RuntimeCommands implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Path root = oci.setUp();
-            if (consoleSocket != null) throw new StageFailure("--console-socket: this runtime has no console yet (run without -t)");
             if (noPivot) throw new StageFailure("--no-pivot: refused, the container's root is always switched with pivot_root");
-            create(root, bundleDir, pidFile, id, oci.debug, false);
+            create(root, bundleDir, pidFile, consoleSocket, id, oci.debug, false);
             return 0;
         }
     }
@@ -114,9 +113,10 @@ final class RuntimeCommands implements Callable<Integer> {
      * released; once init says it is set up, the state and the PID file. On any failure,
      * what was made goes again.
      */
-    static RuntimeState create(Path root, Path bundleDir, Path pidFile, String id, boolean debug, boolean subreaper) throws Exception {
+    static RuntimeState create(Path root, Path bundleDir, Path pidFile, Path consoleSocket, String id, boolean debug, boolean subreaper) throws Exception {
         RuntimeState.checkId(id);
         Bundle bundle = Bundle.load(bundleDir);
+        bundle.checkConsole(consoleSocket);
         Path dir = root.resolve(id);
         try {
             Files.createDirectory(dir);
@@ -127,7 +127,7 @@ final class RuntimeCommands implements Callable<Integer> {
                 "bundle", bundle.dir.toString(), "rootfs", bundle.rootPath().toString(), "created", Instant.now().toString(),
                 "annotations", bundle.annotations(), "cgroups", List.of(), "madeCgroups", List.of(), "hooks", bundle.hooks());
         RuntimeState.save(dir, state);
-        int pid = 0;
+        int pid = 0, console = -1;
         CgroupsPath cgroup = null;
         try {
             cgroup = CgroupsPath.create(bundle.cgroupsPath(), id, bundle.resources());
@@ -137,7 +137,10 @@ final class RuntimeCommands implements Callable<Integer> {
             if (cgroup.version == 1) cgroup.allowDevices(bundle.devices());
             makeFifo(dir.resolve("exec.fifo"), bundle);
             if (subreaper) check("prctl(PR_SET_CHILD_SUBREAPER, 1)", () -> LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "");
-            InitProcess init = InitProcess.start(bundle, dir, debug, cgroup);
+            if (consoleSocket != null) console = Console.connect(consoleSocket);
+            InitProcess init = InitProcess.start(bundle, dir, debug, cgroup, console);
+            if (console >= 0) LIBC.close(console); // init has it now
+            console = -1;
             pid = init.pid;
             init.awaitUp();
             state.put("pid", (long) pid);
@@ -159,6 +162,7 @@ final class RuntimeCommands implements Callable<Integer> {
             if (pidFile != null) writePidFile(pidFile, pid);
             return saved;
         } catch (Exception | Error e) {
+            if (console >= 0) LIBC.close(console);
             if (pid > 0) LIBC.kill(pid, SIGKILL);
             waitUntilGone(pid);
             if (cgroup != null) CgroupsPath.remove(cgroup.made, cgroup.groups);
@@ -325,9 +329,9 @@ final class RuntimeCommands implements Callable<Integer> {
         boolean detach;
         @Option(names = "--pid-file", paramLabel = "FILE", description = "Write the process's PID there.")
         Path pidFile;
-        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Refused: this runtime has no console yet.")
+        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Where to send the terminal's master end, when the process has one.")
         Path consoleSocket;
-        @Option(names = {"-t", "--tty"}, description = "Refused: this runtime has no console yet.")
+        @Option(names = {"-t", "--tty"}, description = "Give COMMAND a terminal, sent to --console-socket (with --process, the file's terminal says it).")
         boolean tty;
         @Option(names = "--cwd", paramLabel = "DIR", description = "With COMMAND: where it starts (default: the container's process.cwd).")
         String cwd;
@@ -343,14 +347,16 @@ final class RuntimeCommands implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Path root = oci.setUp();
-            if (consoleSocket != null || tty) throw new StageFailure("exec: this runtime has no console yet (run without -t)");
             if (preserveFds != 0) throw new StageFailure("--preserve-fds " + preserveFds + ": this runtime passes on only descriptors 0, 1 and 2");
             if (processFile != null && !command.isEmpty()) throw new StageFailure("exec: give --process FILE or a COMMAND, not both");
             if (processFile == null && command.isEmpty()) throw new StageFailure("exec: nothing to run: give --process FILE or a COMMAND");
             RuntimeState state = RuntimeState.load(root, id);
             Bundle bundle = Bundle.load(Path.of((String) state.saved.get("bundle")));
             Map<String, Object> process = processFile != null ? processFile() : processLike(bundle.process());
-            return ExecProcess.run(state, bundle.withProcess(process), detach, pidFile, oci.debug);
+            if (tty && !Boolean.TRUE.equals(process.get("terminal"))) throw new StageFailure("exec: --tty, and the process file's terminal is not true");
+            Bundle withProcess = bundle.withProcess(process);
+            withProcess.checkConsole(consoleSocket);
+            return ExecProcess.run(state, withProcess, detach, pidFile, consoleSocket, oci.debug);
         }
 
         Map<String, Object> processFile() {
@@ -371,6 +377,7 @@ final class RuntimeCommands implements Callable<Integer> {
             environment.addAll(env);
             process.put("env", environment);
             if (cwd != null) process.put("cwd", cwd);
+            process.put("terminal", tty);
             User who = User.parse(user); // as the stages' --user reads it: GID defaults to UID
             if (who != null) process.put("user", Json.of("uid", who.uid(), "gid", who.gid()));
             return process;
@@ -386,6 +393,7 @@ final class RuntimeCommands implements Callable<Integer> {
         Path bundleDir;
         @Option(names = "--pid-file", paramLabel = "FILE") Path pidFile;
         @Option(names = {"-d", "--detach"}, description = "Refused: a detached container needs an engine to reap it.") boolean detach;
+        @Option(names = "--console-socket", paramLabel = "SOCKET", description = "Where to send the terminal's master end, when process.terminal is true.") Path consoleSocket;
         @Parameters(paramLabel = "ID") String id;
 
         /**
@@ -397,7 +405,7 @@ final class RuntimeCommands implements Callable<Integer> {
         public Integer call() throws Exception {
             Path root = oci.setUp();
             if (detach) throw new StageFailure("--detach: refused, use create and start, with an engine to reap the container");
-            RuntimeState state = create(root, bundleDir, pidFile, id, oci.debug, true);
+            RuntimeState state = create(root, bundleDir, pidFile, consoleSocket, id, oci.debug, true);
             try {
                 Parent.forwardSignals(state.pid());
                 Parent.takeSignals();

@@ -92,7 +92,7 @@ class DockerRuntimeTest {
 
     @Test
     void dockersOptionsAndExecAreAppliedAsTheHostSeesThem() throws Exception {
-        Stage.Result r = docker(runOptions("-d", "--name", "kept", "--memory", "64m", "--pids-limit", "40", "--user", "1000:1000",
+        Stage.Result r = docker(runOptions("-d", "-t", "--name", "kept", "--memory", "64m", "--pids-limit", "40", "--user", "1000:1000",
                 "workbook-busybox", "sleep", "600").toArray(String[]::new));
         assertEquals(0, r.exit(), r::toString);
         long pid = Long.parseLong(docker("inspect", "--format", "{{.State.Pid}}", "kept").out().strip());
@@ -104,10 +104,13 @@ class DockerRuntimeTest {
         assertTrue(Host.cgroupPath(Host.cgroupsOf(pid), "memory").startsWith("/" + PARENT + "/"), Host.cgroupsOf(pid)::toString);
         assertTrue(procStatus(pid, "Uid").startsWith("1000\t"), procStatus(pid, "Uid"));
         assertEquals("2", procStatus(pid, "Seccomp"), "Docker's default seccomp profile, compiled");
+        assertATerminalOfItsOwn(pid); // -t: its master end went to the shim's --console-socket
 
         // docker exec: through the shim's `exec --process FILE --detach`, its exit status passed back
         Stage.Result exec = docker("exec", "kept", "sh", "-c", "exit 6");
         assertEquals(6, exec.exit(), exec::toString);
+        Stage.Result tty = docker("exec", "-t", "kept", "tty"); // a terminal of its own, the shim relaying its output
+        assertEquals("/dev/pts/1\r\n", tty.out(), tty::toString);
 
         // docker stop: SIGTERM, which sleep as PID 1 ignores, then the runtime's SIGKILL
         Stage.Result stop = docker("stop", "--time", "1", "kept");

@@ -135,6 +135,27 @@ class OciRuntimeStageTest {
         assertNotEquals(0, oci("state", ID).exit());
     }
 
+    /**
+     * What process.terminal gives a process, as the host sees it: its stdin, stdout and stderr
+     * one pseudo-terminal, /dev/pts/N of the container's own devpts (not a device of the host's
+     * /dev/pts), and that terminal is the controlling one of a session the process leads
+     * (/proc/PID/stat: session, then tty_nr, major 136 for a pts). Returns the terminal's name.
+     */
+    static String assertATerminalOfItsOwn(long pid) throws IOException {
+        String name = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/0")).toString();
+        assertTrue(name.matches("/dev/pts/\\d+"), name);
+        for (int fd = 1; fd <= 2; fd++) assertEquals(name, Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString(), "fd " + fd);
+        assertNotEquals(Files.getAttribute(Path.of("/dev/pts/ptmx"), "unix:dev"), Files.getAttribute(Path.of("/proc/" + pid + "/fd/0"), "unix:dev"),
+                "the terminal is of the container's devpts, not the host's");
+        String stat = Host.read(Path.of("/proc/" + pid + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // state, ppid, pgrp, session, tty_nr, ...
+        assertEquals(Long.toString(pid), fields[3], "a session of its own: " + stat);
+        int tty = Integer.parseInt(fields[4]);
+        assertEquals(136, (tty >> 8) & 0xfff, "a controlling terminal, a pts (major 136): " + stat);
+        assertEquals(name, "/dev/pts/" + ((tty & 0xff) | ((tty >> 12) & 0xfff00)), "the controlling terminal is stdin's");
+        return name;
+    }
+
     /** The directory a process sees as "/", as the host knows it: device and inode. */
     static String rootOf(long pid) {
         return Host.run("stat", "-L", "-c", "%d:%i", "/proc/" + pid + "/root/").out().strip();
@@ -196,9 +217,10 @@ class OciRuntimeStageTest {
     void whatItDoesNotHonourCreateRefusesInOneLineAndLeavesNothing() throws Exception {
         Path bundle = bundle("[\"true\"]");
         Path config = bundle.resolve("config.json");
-        Files.writeString(config, Files.readString(config).replace("\"terminal\": false", "\"terminal\": true")); // no console here
+        Files.writeString(config, Files.readString(config).replace("\"terminal\": false", "\"terminal\": true")); // and no --console-socket to send it to
         for (List<String> bad : List.of(List.of("create", "--bundle", bundle.toString(), ID), List.of("create", "--bundle", bundle.toString(), "../up"),
-                List.of("start", "nosuch"), List.of("kill", "nosuch", "NOSIG"), List.of("--systemd-cgroup", "create", "--bundle", bundle.toString(), ID))) {
+                List.of("start", "nosuch"), List.of("kill", "nosuch", "NOSIG"), List.of("--systemd-cgroup", "create", "--bundle", bundle.toString(), ID),
+                List.of("create", "--bundle", bundle.toString(), "--console-socket", tmp.resolve("nosuch.sock").toString(), ID))) {
             Stage.Result r = oci(bad.toArray(String[]::new));
             assertEquals(125, r.exit(), () -> bad + "\n" + r);
             assertEquals(1, r.err().strip().lines().count(), () -> bad + "\n" + r);

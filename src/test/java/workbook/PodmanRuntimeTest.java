@@ -51,12 +51,16 @@ class PodmanRuntimeTest {
     }
 
     Stage.Result podman(String... args) throws IOException, InterruptedException {
+        return OciRuntimeStageTest.run(tmp, podmanCommand(args));
+    }
+
+    List<String> podmanCommand(String... args) {
         List<String> command = new ArrayList<>(List.of("env", "CONTAINERS_CONF=" + tmp.resolve("containers.conf"), "podman",
                 "--root", tmp.resolve("storage").toString(), "--runroot", tmp.resolve("run").toString(), "--tmpdir", tmp.resolve("libpod").toString(),
                 "--cgroup-manager", "cgroupfs", "--events-backend", "none",
                 "--runtime", Stage.folderOf(OciRuntimeStageTest.NAME).resolve("runtime").toString()));
         command.addAll(List.of(args));
-        return OciRuntimeStageTest.run(tmp, command);
+        return command;
     }
 
     List<String> runOptions(String... more) {
@@ -135,6 +139,35 @@ class PodmanRuntimeTest {
         assertEquals(OciRuntimeStageTest.rootOf(init), OciRuntimeStageTest.rootOf(pid), "init's root");
         assertEquals(0, podman("rm", "--force", "joined").exit());
         assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+    }
+
+    @Test
+    void runItAndExecItGiveTheProcessATerminalOfItsOwn() throws Exception {
+        // -t: the runtime makes the terminal inside the container and sends its master end to conmon's --console-socket
+        assertEquals(0, podman(runOptions("-d", "-t", "--name", "typed", "workbook-busybox", "sleep", "600").toArray(String[]::new)).exit());
+        long pid = Long.parseLong(podman("inspect", "--format", "{{.State.Pid}}", "typed").out().strip());
+        assertTrue(awaitCommand(pid, "sleep"));
+        assertATerminalOfItsOwn(pid);
+
+        // -it, as a learner types it, under script(1), which gives podman a terminal: a line typed
+        // reaches the process, its answer comes back through the terminal (\r\n), and its exit status too
+        Files.writeString(tmp.resolve("typed.txt"), "hello\n");
+        Stage.Result typed = inATerminal(tmp.resolve("typed.txt"), "exec", "-it", "typed", "sh", "-c", "read line; echo \"got $line on $(tty)\"; exit 6");
+        assertEquals(6, typed.exit(), typed::toString);
+        assertTrue(typed.out().contains("got hello on /dev/pts/1\r\n"), typed::toString);
+        assertEquals(0, podman("rm", "--force", "typed").exit());
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+
+        Stage.Result run = inATerminal(tmp.resolve("typed.txt"), "run", "-it", "--rm", "--network", "none", "--cgroup-parent", "/" + PARENT,
+                "workbook-busybox", "sh", "-c", "read line; echo \"got $line on $(tty)\"; exit 7");
+        assertEquals(7, run.exit(), run::toString);
+        assertTrue(run.out().contains("got hello on /dev/pts/0\r\n"), run::toString);
+    }
+
+    /** podman ARGS with a terminal of its own, made by script(1) (util-linux), INPUT typed into it. */
+    Stage.Result inATerminal(Path input, String... args) throws IOException, InterruptedException {
+        String podman = String.join(" ", podmanCommand(args).stream().map(a -> "'" + a.replace("'", "'\\''") + "'").toList());
+        return OciRuntimeStageTest.run(tmp, List.of("sh", "-c", "exec script --quiet --return --command \"$1\" /dev/null < \"$2\"", "sh", podman, input.toString()));
     }
 
     @Test
