@@ -42,7 +42,7 @@ final class CgroupsPath {
     static final List<String> CONTROLLERS = List.of("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "pids", "blkio");
 
     /** Makes the group (and any missing parent) in each hierarchy and writes the limits. */
-    static CgroupsPath create(String cgroupsPath, String id, Map<String, Object> resources) {
+    static CgroupsPath create(String cgroupsPath, String id, Map<String, Object> resources, List<Map<String, Object>> devices) {
         String relative = cgroupsPath == null ? id : cgroupsPath.replaceFirst("^/+", "");
         if (relative.isEmpty() || Path.of(relative).normalize().startsWith("..") || relative.contains("/../") || relative.endsWith("/.."))
             throw new StageFailure("config.json: linux.cgroupsPath " + cgroupsPath + " leaves the cgroup tree");
@@ -51,6 +51,7 @@ final class CgroupsPath {
         try {
             cgroup.make(hierarchies, relative, cgroupsPath);
             cgroup.limit(resources);
+            cgroup.limitDevices(objects(resources.get("devices")), devices);
         } catch (RuntimeException e) {
             remove(cgroup.made, cgroup.groups); // a limit the kernel refused: nothing of the group stays
             throw e;
@@ -98,7 +99,6 @@ final class CgroupsPath {
             if (cpu.get("cpus") instanceof String cpus && !cpus.isEmpty()) set("cpuset", "cpuset.cpus", cpus);
             if (cpu.get("mems") instanceof String mems && !mems.isEmpty()) set("cpuset", "cpuset.mems", mems);
             if (pids.get("limit") instanceof Number n) set("pids", "pids.max", n.longValue() > 0 ? n : "max");
-            writeDeviceRules(objects(resources.get("devices")));
         } else {
             if (limit > 0) set("", "memory.max", limit);
             if (swap > 0 && limit > 0 && has("memory.swap.max")) set("", "memory.swap.max", Math.max(0, swap - limit)); // v2 counts swap apart
@@ -110,8 +110,6 @@ final class CgroupsPath {
             if (quota != 0 || period > 0) set("", "cpu.max", (quota > 0 ? quota : "max") + " " + (period > 0 ? period : 100000));
             if (cpu.get("cpus") instanceof String cpus && !cpus.isEmpty()) set("", "cpuset.cpus", cpus);
             if (pids.get("limit") instanceof Number n) set("", "pids.max", n.longValue() > 0 ? n : "max");
-            if (!objects(resources.get("devices")).isEmpty())
-                throw new StageFailure("config.json: linux.resources.devices on cgroup v2 needs an eBPF program, which this runtime does not load yet");
         }
     }
 
@@ -132,44 +130,37 @@ final class CgroupsPath {
     }
 
     /**
-     * The devices controller (v1) keeps a list of the device numbers the group may open (r, w)
-     * or create with mknod (m). The spec's rules come first, in order (Podman's first rule
-     * denies everything), then what every container needs: its default device files, any in
-     * linux.devices, and the pseudo-terminals.
+     * Which device files the group may open (r, w) or create with mknod (m). The spec's rules
+     * come first, in order (Podman's and Docker's first rule denies everything), then what every
+     * container needs: its default device files and the pseudo-terminals, and any device in
+     * linux.devices, since the container was promised it. On v1 the devices controller takes
+     * them as lines in devices.allow and devices.deny; on v2 they become an eBPF program
+     * (DeviceFilter). No rules: the group may open what its parent may.
      */
-    void writeDeviceRules(List<Map<String, Object>> rules) {
-        Path group = groups.stream().filter(g -> Files.exists(g.resolve("devices.allow"))).findFirst().orElse(null);
-        if (group == null) {
-            if (!rules.isEmpty()) throw new StageFailure("linux.resources.devices: the devices controller is not mounted");
+    void limitDevices(List<Map<String, Object>> specRules, List<Map<String, Object>> devices) {
+        if (specRules.isEmpty()) return;
+        List<DeviceFilter.Rule> rules = new ArrayList<>();
+        for (Map<String, Object> rule : specRules)
+            rules.add(new DeviceFilter.Rule(Boolean.TRUE.equals(rule.get("allow")), rule.get("type") instanceof String t && !t.isEmpty() ? t.charAt(0) : 'a',
+                    number(rule, "major", -1), number(rule, "minor", -1), rule.get("access") instanceof String a ? a : "rwm"));
+        for (String line : DEFAULT_ALLOWED) rules.add(DeviceFilter.Rule.of(true, line));
+        for (Map<String, Object> device : devices) {
+            String type = "u".equals(device.get("type")) ? "c" : (String) device.get("type"); // u: unbuffered, a character device
+            if (type.equals("c") || type.equals("b")) // a FIFO ("p") is no device to the kernel: no rule needed
+                rules.add(new DeviceFilter.Rule(true, type.charAt(0), number(device, "major", -1), number(device, "minor", -1), "rwm"));
+        }
+        if (version == 2) {
+            DeviceFilter.attach(groups.get(0), rules);
             return;
         }
-        for (Map<String, Object> rule : rules) {
-            String type = rule.get("type") instanceof String t ? t : "a";
-            String line = type.equals("a") ? "a" : type + " " + deviceNumber(rule, "major", "*") + ":" + deviceNumber(rule, "minor", "*") + " "
-                    + (rule.get("access") instanceof String a ? a : "rwm");
-            write(group.resolve(Boolean.TRUE.equals(rule.get("allow")) ? "devices.allow" : "devices.deny"), line);
-        }
-        for (String allowed : DEFAULT_ALLOWED) write(group.resolve("devices.allow"), allowed);
-    }
-
-    static String deviceNumber(Map<String, Object> rule, String field, String otherwise) {
-        return rule.get(field) instanceof Number n && n.longValue() >= 0 ? n.toString() : otherwise;
+        Path group = groups.stream().filter(g -> Files.exists(g.resolve("devices.allow"))).findFirst()
+                .orElseThrow(() -> new StageFailure("linux.resources.devices: the devices controller is not mounted"));
+        for (DeviceFilter.Rule rule : rules) write(group.resolve(rule.allow() ? "devices.allow" : "devices.deny"), rule.line());
     }
 
     /** As runc allows: mknod of any device (the rules above still govern opening it), then the default files, /dev/pts and /dev/ptmx, and /dev/net/tun. */
     static final List<String> DEFAULT_ALLOWED = List.of("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
             "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm");
-
-    /** linux.devices are allowed too: the container was promised them. */
-    void allowDevices(List<Map<String, Object>> devices) {
-        Path group = groups.stream().filter(g -> Files.exists(g.resolve("devices.allow"))).findFirst().orElse(null);
-        if (group == null) return;
-        for (Map<String, Object> device : devices) {
-            String type = "u".equals(device.get("type")) ? "c" : (String) device.get("type"); // u: unbuffered, a character device
-            if (type.equals("c") || type.equals("b")) // a FIFO ("p") is no device to the kernel: no rule needed
-                write(group.resolve("devices.allow"), type + " " + device.get("major") + ":" + device.get("minor") + " rwm");
-        }
-    }
     // end::resources[]
 
     /** Moves a process into the group in every hierarchy. */

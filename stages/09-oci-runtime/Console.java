@@ -122,6 +122,9 @@ final class Console {
         message.putLong(32, control.address());
         message.putLong(40, 24);
         check("sendmsg(" + socket + ", {\"" + name + "\", SCM_RIGHTS [" + fd + "]}, 0)", () -> LIBC.sendmsg(socket, message, 0) < 0 ? -1 : 0, "");
+        java.lang.ref.Reference.reachabilityFence(bytes); // the memory the message points to is freed with them
+        java.lang.ref.Reference.reachabilityFence(iovec);
+        java.lang.ref.Reference.reachabilityFence(control);
     }
 
     /**

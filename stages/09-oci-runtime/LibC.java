@@ -70,6 +70,8 @@ public interface LibC {
     int setsid();
     int dup2(int fd, int newFd);
     int ioctl(int fd, long request, long argument);
+    // For the device filter on cgroup v2 (DeviceFilter): bpf(2) has no libc wrapper
+    long syscall(long number, long command, Pointer attributes, long size);
 
     LibC LIBC = LibraryLoader.create(LibC.class).load("c");
 

@@ -60,6 +60,7 @@
 //SOURCES RuntimeCommands.java
 //SOURCES ExecProcess.java
 //SOURCES Console.java
+//SOURCES DeviceFilter.java
 // The script an engine is given as the runtime's path (podman --runtime, dockerd --add-runtime):
 //FILES runtime
 

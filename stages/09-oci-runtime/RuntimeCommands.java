@@ -130,11 +130,10 @@ final class RuntimeCommands implements Callable<Integer> {
         int pid = 0, console = -1;
         CgroupsPath cgroup = null;
         try {
-            cgroup = CgroupsPath.create(bundle.cgroupsPath(), id, bundle.resources());
+            cgroup = CgroupsPath.create(bundle.cgroupsPath(), id, bundle.resources(), bundle.devices());
             state.put("cgroups", cgroup.groups.stream().map(Path::toString).toList());
             state.put("madeCgroups", cgroup.made.stream().map(Path::toString).toList());
             RuntimeState.save(dir, state);
-            if (cgroup.version == 1) cgroup.allowDevices(bundle.devices());
             makeFifo(dir.resolve("exec.fifo"), bundle);
             if (subreaper) check("prctl(PR_SET_CHILD_SUBREAPER, 1)", () -> LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "");
             if (consoleSocket != null) console = Console.connect(consoleSocket);
