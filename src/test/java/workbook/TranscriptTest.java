@@ -55,6 +55,8 @@ class TranscriptTest {
         String expected = Files.readString(transcript);
         boolean rootless = expected.lines().anyMatch(l -> l.startsWith(ROOTLESS_STAGE_PROMPT));
         assertTrue(expected.lines().anyMatch(l -> l.startsWith("$ ")), transcript + " has commands: lines starting with \"$ \"");
+        org.junit.jupiter.api.Assumptions.assumeTrue(!expected.contains("\n$ sudo runc ") || Files.isExecutable(Path.of("/usr/sbin/runc")),
+                "runc is not installed (scripts/test installs it)");
         StringBuilder actual = new StringBuilder();
         try (NetworkLab lab = NetworkLab.create()) {
             for (String prompt : expected.lines().filter(l -> l.startsWith("$ ")).toList())
