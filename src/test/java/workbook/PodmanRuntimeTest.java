@@ -171,6 +171,20 @@ class PodmanRuntimeTest {
     }
 
     @Test
+    void aSeccompProfileOfOneselfIsCompiledAndApplied() throws Exception {
+        // Docker's profile format, which Podman turns into config.json's linux.seccomp: mkdir refused with ENOSPC (28)
+        Path profile = tmp.resolve("profile.json");
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"],"
+                + " \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 28}]}");
+        Stage.Result r = podman(runOptions("--rm", "--security-opt", "seccomp=" + profile, "workbook-busybox", "sh", "-c",
+                "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo status $?; touch /tmp/y && echo touched").toArray(String[]::new));
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains("No space left on device"), r::toString);
+        assertTrue(r.out().contains("status 1") && r.out().contains("touched"), "only mkdir is refused: " + r);
+        assertTrue(r.out().contains("Seccomp:\t2"), r::toString);
+    }
+
+    @Test
     void capDropTakesTheCapabilityOutOfEverySet() throws Exception {
         List<String> options = runOptions("-d", "--name", "dropped", "--cap-drop", "NET_RAW", "--cap-drop", "CHOWN", "workbook-busybox", "sleep", "600");
         assertEquals(0, podman(options.toArray(String[]::new)).exit());
