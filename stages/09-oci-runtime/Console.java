@@ -77,7 +77,10 @@ final class Console {
         byte[] name = new byte[64];
         check("ptsname_r(" + master + ")", () -> LIBC.ptsname_r(master, name, name.length) == 0 ? 0 : -1, ""); // 0, or an error number (and errno)
         String slavePath = new String(name, 0, indexOfNul(name), StandardCharsets.UTF_8);
-        int slave = check("open(\"" + slavePath + "\", O_RDWR|O_NOCTTY|O_CLOEXEC)", () -> LIBC.open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC, 0), "");
+        // the slave through the master itself, not by its path: in a running container (exec) a
+        // path under /dev/pts is one more name its processes may have had a hand in
+        int slave = check("ioctl(" + master + ", TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC) (" + slavePath + ")",
+                () -> LIBC.ioctl(master, TIOCGPTPEER, (long) (O_RDWR | O_NOCTTY | O_CLOEXEC)), "");
         check("fchown(" + slave + ", " + uid + ", -1)", () -> LIBC.fchown(slave, (int) uid, -1), "");
         if (consoleSize != null) {
             int rows = (int) Bundle.number(consoleSize, "height", 0), columns = (int) Bundle.number(consoleSize, "width", 0);

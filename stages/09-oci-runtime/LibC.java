@@ -100,7 +100,7 @@ public interface LibC {
     long SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914;
     // <sys/socket.h>, <fcntl.h>, <asm-generic/ioctls.h>: for the console
     int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 02000000, SOL_SOCKET = 1, SCM_RIGHTS = 1, O_RDWR = 2, O_NOCTTY = 0400;
-    long TIOCSCTTY = 0x540E, TIOCSWINSZ = 0x5414;
+    long TIOCSCTTY = 0x540E, TIOCSWINSZ = 0x5414, TIOCGPTPEER = 0x5441;
 
     static String[] nullTerminated(List<String> strings) {
         String[] array = strings.toArray(new String[strings.size() + 1]);
