@@ -51,7 +51,9 @@ public interface LibC {
             MS_REC = 16384, MS_PRIVATE = 1 << 18;
     int MNT_DETACH = 2;
     // <fcntl.h>, <sys/prctl.h>, <signal.h>
-    int O_RDONLY = 0, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
+    int O_RDONLY = 0, O_CLOEXEC = 02000000;
+    // arm64 took 32-bit ARM's numbers for four flags (<asm/fcntl.h>): there, x86-64's O_DIRECTORY is O_DIRECT
+    int O_DIRECTORY = System.getProperty("os.arch").equals("aarch64") ? 040000 : 0200000;
     int PR_SET_PDEATHSIG = 1, SIGKILL = 9;
     // <linux/close_range.h>, <fcntl.h>
     int CLOSE_RANGE_CLOEXEC = 4, F_SETFD = 2, FD_CLOEXEC = 1;

@@ -114,12 +114,12 @@ final class Console {
         Pointer iovec = Memory.allocateDirect(runtime, 16);
         iovec.putLong(0, bytes.address());
         iovec.putLong(8, data.length);
-        Pointer control = Memory.allocateDirect(runtime, 24); // CMSG_SPACE(sizeof(int))
+        Pointer control = Memory.allocateDirect(runtime, 24, true); // CMSG_SPACE(sizeof(int)), zeroed
         control.putLong(0, 20); // CMSG_LEN(sizeof(int))
         control.putInt(8, SOL_SOCKET);
         control.putInt(12, SCM_RIGHTS);
         control.putInt(16, fd);
-        Pointer message = Memory.allocateDirect(runtime, 56);
+        Pointer message = Memory.allocateDirect(runtime, 56, true); // zeroed: no name, no flags
         message.putLong(16, iovec.address());
         message.putLong(24, 1);
         message.putLong(32, control.address());

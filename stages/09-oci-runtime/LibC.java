@@ -84,7 +84,9 @@ public interface LibC {
     // <sys/stat.h>: a file's type, in the high bits of its mode
     int S_IFMT = 0170000, S_IFREG = 0100000, S_IFLNK = 0120000, S_IFCHR = 0020000;
     // <fcntl.h>, <sys/prctl.h>, <signal.h>
-    int O_CLOEXEC = 02000000, O_RDONLY = 0, O_WRONLY = 1, O_NONBLOCK = 04000, O_PATH = 010000000, O_DIRECTORY = 0200000;
+    int O_CLOEXEC = 02000000, O_RDONLY = 0, O_WRONLY = 1, O_NONBLOCK = 04000, O_PATH = 010000000;
+    // arm64 took 32-bit ARM's numbers for four flags (<asm/fcntl.h>): there, x86-64's O_DIRECTORY is O_DIRECT
+    int O_DIRECTORY = System.getProperty("os.arch").equals("aarch64") ? 040000 : 0200000;
     int PR_SET_CHILD_SUBREAPER = 36, PR_CAP_AMBIENT_RAISE = 2, SIGINT = 2, SIGQUIT = 3;
     long MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24, MS_SYNCHRONOUS = 16,
             MS_DIRSYNC = 128, MS_MANDLOCK = 64, MS_UNBINDABLE = 1 << 17, MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20;
