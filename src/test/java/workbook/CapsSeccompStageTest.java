@@ -169,6 +169,20 @@ class CapsSeccompStageTest {
     }
 
     @Test
+    @DisplayName("a call through the processor's 32-bit door is killed, not judged by its number in the 64-bit table")
+    void aCallOfAnotherArchitectureIsKilled() throws Exception {
+        // ForeignCall's program asks for a user namespace by its 32-bit number, which in this
+        // processor's 64-bit table is an allowed call (x86-64) or none at all (arm64).
+        Path volume = Files.createDirectory(tmp.resolve("foreign"));
+        ForeignCall.write(volume.resolve("call"));
+        String show = "/mnt/call; echo exit $?";
+        Stage.Result unconfined = ROOTLESS.run("-q", "--volume", volume + ":/mnt", "--security-opt", "seccomp=unconfined", "--", "/bin/sh", "-c", show);
+        assertEquals("exit 0", unconfined.out().strip(), "with no filter the call is made: a user namespace; " + unconfined);
+        Stage.Result filtered = ROOTLESS.run("-q", "--volume", volume + ":/mnt", "--", "/bin/sh", "-c", show);
+        assertEquals("exit 159", filtered.out().strip(), "killed by SIGSYS (128 + 31); " + filtered);
+    }
+
+    @Test
     void unconfinedTheMountWorks() { // with no filter, whether the lesson is written or not
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--", "/bin/sh", "-c",
                 "mount -t tmpfs none /mnt && echo ready; exec sleep 60")) {
