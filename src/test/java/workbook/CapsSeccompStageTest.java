@@ -39,7 +39,7 @@ class CapsSeccompStageTest {
     /** The container's command, waiting, and its /proc/PID/status as the host reads it. */
     static Map<String, String> statusOfCommand(Stage stage, String... options) {
         List<String> args = new java.util.ArrayList<>(List.of(options));
-        args.addAll(List.of("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60"));
+        args.addAll(List.of("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600"));
         try (Stage.Running running = stage.start(args.toArray(String[]::new))) {
             running.awaitOutput("ready", START);
             long command = running.container(START);
@@ -84,7 +84,7 @@ class CapsSeccompStageTest {
         assertEquals("given", refused.out().strip(), "--hostname still works: init sets it before it drops anything\n" + refused);
         assertTrue(refused.err().contains("hostname: sethostname: Operation not permitted"), refused::toString);
 
-        try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--", "/bin/sh", "-c", "hostname other && echo ready; exec sleep 60")) {
+        try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--", "/bin/sh", "-c", "hostname other && echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long command = running.container(START);
             assertEquals("other", Host.inNamespaceOf(command, "-u", "hostname").out().strip(), "the container's UTS namespace, from the host");
@@ -156,7 +156,7 @@ class CapsSeccompStageTest {
     @DisplayName("unshare and mount fail with EPERM even with CAP_SYS_ADMIN; the shell and its tools still work")
     void theFilterRefusesNamespacesAndMounts() {
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--", "/bin/sh", "-c",
-                "unshare -U true || echo no-unshare; mount -t tmpfs none /mnt || echo no-mount; ls /bin/busybox; echo ready; exec sleep 60")) {
+                "unshare -U true || echo no-unshare; mount -t tmpfs none /mnt || echo no-mount; ls /bin/busybox; echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long command = running.container(START);
             String output = running.output();
@@ -185,7 +185,7 @@ class CapsSeccompStageTest {
     @Test
     void unconfinedTheMountWorks() { // with no filter, whether the lesson is written or not
         try (Stage.Running running = ROOTLESS.start("-q", "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--", "/bin/sh", "-c",
-                "mount -t tmpfs none /mnt && echo ready; exec sleep 60")) {
+                "mount -t tmpfs none /mnt && echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long command = running.container(START);
             assertTrue(Host.read(Path.of("/proc/" + command + "/mountinfo")).lines().anyMatch(l -> l.contains(" /mnt ") && l.contains(" - tmpfs ")),
@@ -210,7 +210,7 @@ class CapsSeccompStageTest {
 
     @Test
     void execRefusesToGiveMoreThanTheContainerHasUnlessPrivileged() {
-        try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             String command = Long.toString(running.container(START));
             assertStageFailed(STAGE.as(LEARNER).run("exec", command, "--", "/bin/true"), NAME,

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
 @ExtendWith(NothingLeftBehind.class)
 class CgroupControllersTest {
     static final Duration START = Duration.ofSeconds(90);
-    static final String WAIT = "echo ready; exec sleep 60";
+    static final String WAIT = "echo ready; exec sleep 600";
 
     @TempDir
     Path tmp;

@@ -111,7 +111,7 @@ class CgroupCpuStageTest {
     @DisplayName("the container's processes are in its group in every hierarchy, as /proc/PID/cgroup shows")
     void theContainersProcessesAreInItsGroup() {
         try (Stage.Running running = STAGE.start("-q", "--cpus", "0.5", "--memory", "64m", "--pids-limit", "50", "--",
-                "/bin/sh", "-c", "sleep 60 & echo ready; wait")) {
+                "/bin/sh", "-c", "sleep 600 & echo ready; wait")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
             String group = "/workbook/04-cgroup-cpu-" + running.pid();

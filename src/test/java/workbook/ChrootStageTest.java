@@ -104,7 +104,7 @@ class ChrootStageTest {
     @Lesson("chroot")
     @DisplayName("the host sees the command's root; a signal to the stage ends it")
     void theHostSeesTheCommandsRootAndASignalToTheStageEndsIt() {
-        try (Stage.Running running = STAGE.start("--rootfs", "--", "/bin/sh", "-c", "echo started; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--rootfs", "--", "/bin/sh", "-c", "echo started; exec sleep 600")) {
             running.awaitOutput("started", Duration.ofSeconds(60));
 
             // The kernel shows every process's root directory as /proc/PID/root.
@@ -120,22 +120,22 @@ class ChrootStageTest {
 
     @Test
     void aCommandLeftByAKilledStageIsStoppedByTheNextRun() {
-        long orphan = orphanOfAKilledRun("--rootfs", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
+        long orphan = orphanOfAKilledRun("--rootfs", "--", "/bin/sh", "-c", "echo ready; exec sleep 600");
 
         Stage.Result next = STAGE.run("--rootfs", "--", "/bin/true");
         assertEquals(0, next.exit(), next::toString);
         assertTrue(next.err().contains("stopping process " + orphan + ", which a killed run"), next::toString);
-        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(5)), "the orphan is stopped");
+        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(60)), "the orphan is stopped");
     }
 
     @Test
     void aCommandLeftByAKilledStageIsStoppedByResetBeforeItsJailGoes() {
-        long orphan = orphanOfAKilledRun("--copy", "sleep", "--", "/bin/bash", "-c", "echo ready; exec sleep 60");
+        long orphan = orphanOfAKilledRun("--copy", "sleep", "--", "/bin/bash", "-c", "echo ready; exec sleep 600");
 
         Stage.Result reset = Host.run("scripts/reset");
         assertTrue(reset.out().contains("stopped process " + orphan), reset::toString);
         assertTrue(reset.out().indexOf("stopped process") < reset.out().indexOf("removed stage 01's jail"), reset::toString);
-        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(5)), "the orphan is stopped");
+        assertTrue(Host.awaitGone(orphan, Duration.ofSeconds(60)), "the orphan is stopped");
     }
 
     /** SIGKILL to the stage runs no cleanup: its command lives on, chrooted, adopted by init. */

@@ -115,7 +115,7 @@ class DockerRuntimeTest {
         // docker stop: SIGTERM, which sleep as PID 1 ignores, then the runtime's SIGKILL
         Stage.Result stop = docker("stop", "--time", "1", "kept");
         assertEquals(0, stop.exit(), stop::toString);
-        assertTrue(Host.awaitGone(pid, Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, Duration.ofSeconds(60)));
         assertEquals(0, docker("rm", "kept").exit());
     }
 }

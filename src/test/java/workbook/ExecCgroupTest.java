@@ -25,7 +25,7 @@ class ExecCgroupTest {
         try (NetworkLab lab = NetworkLab.create()) {
             Stage stage = lab.stage(Stage.of(name));
             try (Stage.Running running = stage.start("-q", "--cpus", "1", "--memory", "64m", "--pids-limit", "12", "--",
-                    "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+                    "/bin/sh", "-c", "echo ready; exec sleep 600")) {
                 running.awaitOutput("ready", START);
                 long init = running.container(START);
 

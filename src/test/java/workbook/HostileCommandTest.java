@@ -58,10 +58,10 @@ class HostileCommandTest {
     @MethodSource("stagesWithExec")
     void aCommandStartedByExecInheritsNoOpenFile(String stage) {
         try (NetworkLab lab = NetworkLab.create();
-             Stage.Running container = lab.stage(Stage.of(stage)).start(quietRun(stage, "/bin/sleep", "60"))) {
-            long init = commandAmong(container, "/bin/sleep 60"); // init, once it became the command
-            try (Stage.Running exec = Stage.of(stage).start(execArgs(stage, init, "/bin/sleep", "61"))) {
-                long command = commandAmong(exec, "/bin/sleep 61");
+             Stage.Running container = lab.stage(Stage.of(stage)).start(quietRun(stage, "/bin/sleep", "600"))) {
+            long init = commandAmong(container, "/bin/sleep 600"); // init, once it became the command
+            try (Stage.Running exec = Stage.of(stage).start(execArgs(stage, init, "/bin/sleep", "601"))) {
+                long command = commandAmong(exec, "/bin/sleep 601");
                 assertEquals(Set.of("0", "1", "2"), openFiles(command), () -> "exec's command holds more:\n" + links(command));
             }
         }
@@ -94,8 +94,8 @@ class HostileCommandTest {
         String marker = "workbook-hostile-" + ProcessHandle.current().pid();
         Path made = Path.of("/root", marker);
         try (NetworkLab lab = NetworkLab.create();
-             Stage.Running container = lab.stage(Stage.of(stage)).start(quietRun(stage, "/bin/sleep", "60"))) {
-            long init = commandAmong(container, "/bin/sleep 60"); // init, once it became the command
+             Stage.Running container = lab.stage(Stage.of(stage)).start(quietRun(stage, "/bin/sleep", "600"))) {
+            long init = commandAmong(container, "/bin/sleep 600"); // init, once it became the command
             // The container's own group in one v1 hierarchy (or v2), as /proc/PID/cgroup names it.
             String line = Host.cgroupsOf(init).stream().filter(l -> l.contains("/workbook/")).findFirst().orElseThrow();
             String[] fields = line.split(":", 3);
@@ -127,8 +127,8 @@ class HostileCommandTest {
      */
     @Test
     void theKernelRefusesAGroupNameThatWouldForgeALineOfProcPidCgroup() {
-        try (Stage.Running container = Stage.of("04-cgroup-cpu").start(quietRun("04-cgroup-cpu", "/bin/sleep", "60"))) {
-            long init = commandAmong(container, "/bin/sleep 60");
+        try (Stage.Running container = Stage.of("04-cgroup-cpu").start(quietRun("04-cgroup-cpu", "/bin/sleep", "600"))) {
+            long init = commandAmong(container, "/bin/sleep 600");
             String line = Host.cgroupsOf(init).stream().filter(l -> l.contains("/workbook/")).findFirst().orElseThrow();
             String[] fields = line.split(":", 3);
             Path group = Host.cgroupDirectory(init, fields[1].isEmpty() ? "cpu" : fields[1].split(",")[0]);
@@ -350,11 +350,11 @@ class HostileCommandTest {
     static HostSetting writeBackAHostSetting(String stage) {
         String setting = "/proc/sys/kernel/printk_delay";
         String before = Host.read(Path.of(setting)).strip();
-        String script = "v=$(cat " + setting + "); if (echo \"$v\" > " + setting + ") 2>/dev/null; then echo result: wrote; else echo result: refused; fi; exec sleep 60";
+        String script = "v=$(cat " + setting + "); if (echo \"$v\" > " + setting + ") 2>/dev/null; then echo result: wrote; else echo result: refused; fi; exec sleep 600";
         try (NetworkLab lab = NetworkLab.create(); Stage.Running run = lab.stage(Stage.of(stage)).start("--quiet",
                 "--uid-map", "0:0:1", "--gid-map", "0:0:1", "--", "/bin/sh", "-c", script)) {
             run.awaitOutput("result: ", START);
-            long command = commandAmong(run, "sleep 60");
+            long command = commandAmong(run, "sleep 600");
             String result = run.output().replaceAll("(?s).*result: (\\w+).*", "$1");
             assertEquals(before, Host.read(Path.of(setting)).strip(), "the host's setting changed");
             return new HostSetting(result, Host.read(Path.of("/proc/" + command + "/mountinfo")));
@@ -512,8 +512,8 @@ class HostileCommandTest {
     }
 
     static Set<String> openFilesOfTheCommand(Stage stage, String name) {
-        try (NetworkLab lab = NetworkLab.create(); Stage.Running run = lab.stage(stage).start(quietRun(name, "/bin/sleep", "60"))) {
-            long command = commandAmong(run, "/bin/sleep 60");
+        try (NetworkLab lab = NetworkLab.create(); Stage.Running run = lab.stage(stage).start(quietRun(name, "/bin/sleep", "600"))) {
+            long command = commandAmong(run, "/bin/sleep 600");
             Set<String> open = openFiles(command);
             if (!open.equals(Set.of("0", "1", "2"))) System.err.println(name + ": the command holds\n" + links(command));
             return open;

@@ -40,7 +40,7 @@ class InterruptTest {
         // of its own, so that the test's JVM is not in it.
         try (NetworkLab lab = NetworkLab.create();
              Stage.Running run = lab.stage(Stage.of(stage).mergeOutput()).alsoWrappedIn("env", "--default-signal=INT", "setsid")
-                     .start("--", "/bin/sleep", "60")) {
+                     .start("--", "/bin/sleep", "600")) {
             Instant limit = Instant.now().plusSeconds(60);
             while (parentLines(run.output()) < point && !run.output().contains("\"go\", 1) = 1") && run.process().isAlive()) {
                 assertTrue(Instant.now().isBefore(limit), run::output);
@@ -66,7 +66,7 @@ class InterruptTest {
         try (NetworkLab lab = NetworkLab.create()) {
             System.setProperty("workbook.stage.05-veth-bridge", copy.toString());
             try (Stage.Running run = lab.stage(Stage.of("05-veth-bridge").mergeOutput()).alsoWrappedIn("env", "--default-signal=INT", "setsid")
-                    .start("--", "/bin/sleep", "60")) {
+                    .start("--", "/bin/sleep", "600")) {
                 run.awaitOutput("iptables -t nat -A POSTROUTING", Duration.ofSeconds(60));
                 Host.run("kill", "-INT", "--", "-" + run.pid());
                 assertEquals(130, run.finish(Duration.ofSeconds(30)).exit());

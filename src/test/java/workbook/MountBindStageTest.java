@@ -32,7 +32,7 @@ class MountBindStageTest {
     void mountsInsideNeverReachTheHostsMountTable() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Set<String> before = Set.copyOf(Host.mountinfo());
-        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
@@ -60,7 +60,7 @@ class MountBindStageTest {
             Set<String> before = Set.copyOf(Host.mountinfo());
 
             try (Stage.Running running = STAGE.start("--rootfs", rootfs.toString(), "--volume", volume + ":/data",
-                    "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+                    "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
                 running.awaitOutput("ready", START);
                 assertEquals(before, Set.copyOf(Host.mountinfo()), "no mount propagated to the host");
                 running.end();
@@ -120,7 +120,7 @@ class MountBindStageTest {
     void execSeesTheContainersRootAndVolume() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Files.writeString(volume.resolve("marker"), "in the volume\n");
-        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/data", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
 
             Stage.Result exec = STAGE.run("exec", Long.toString(running.child(START)), "--", "/bin/cat", "/data/marker");
@@ -133,13 +133,13 @@ class MountBindStageTest {
     void theRunAfterACrashRemovesWhatTheCrashedParentLeft() throws Exception {
         Path volume = Files.createDirectory(tmp.resolve("volume"));
         Path mountPoint = Stage.ROOTFS.resolve("crash-test");
-        try (Stage.Running running = STAGE.start("--volume", volume + ":/crash-test", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--volume", volume + ":/crash-test", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
             running.signal("KILL"); // the parent cleans nothing up ...
             running.finish(Duration.ofSeconds(30));
-            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "the container dies with its parent");
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(60)), "the container dies with its parent");
             assertTrue(Files.isDirectory(mountPoint));
 
             Stage.Result next = STAGE.run("--", "/bin/true"); // ... the next run does

@@ -127,7 +127,7 @@ class OciRuntimeStageTest {
 
         // Killed, then deleted: the process, the groups and the record go.
         assertEquals(0, oci("kill", ID, "KILL").exit());
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)));
         assertTrue(oci("state", ID).out().contains("\"status\":\"stopped\""));
         assertEquals(0, oci("delete", ID).exit());
         assertFalse(Files.exists(devices), "its cgroup is gone");
@@ -200,7 +200,7 @@ class OciRuntimeStageTest {
         assertEquals(1, tty.err().strip().lines().count(), tty::toString);
 
         assertEquals(0, oci("kill", ID, "KILL").exit());
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)), "the process went with the container's PID 1");
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)), "the process went with the container's PID 1");
         assertEquals(0, oci("delete", "--force", ID).exit());
     }
     // end::exec-test[]

@@ -166,7 +166,7 @@ class OverlayImageStageTest {
     @DisplayName("two containers of one image share the layers' files, inode for inode, and not their changes")
     void twoContainersShareTheLayersAndNotTheirChanges() throws IOException {
         buildBothImages();
-        String wait = "echo $0 > /tmp/mine && echo ready; exec sleep 60";
+        String wait = "echo $0 > /tmp/mine && echo ready; exec sleep 600";
         try (Stage.Running one = ROOTLESS.start("-q", "--store", store.toString(), "--image", "busybox", "--", "/bin/sh", "-c", wait, "one");
              Stage.Running two = ROOTLESS.start("-q", "--store", store.toString(), "--image", "busybox", "--", "/bin/sh", "-c", wait, "two")) {
             one.awaitOutput("ready", START);
@@ -251,7 +251,7 @@ class OverlayImageStageTest {
     @Test
     void aCrashedRunsContainerIsRemovedByTheNextRun() throws IOException {
         buildBothImages();
-        try (Stage.Running running = ROOTLESS.start("-q", "--store", store.toString(), "--image", "busybox", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = ROOTLESS.start("-q", "--store", store.toString(), "--image", "busybox", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             running.signal("KILL");
             running.finish(START);

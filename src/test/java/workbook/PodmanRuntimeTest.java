@@ -111,7 +111,7 @@ class PodmanRuntimeTest {
         // podman stop: SIGTERM, which sleep as PID 1 ignores, then after a second SIGKILL, both by the runtime's kill
         Stage.Result stop = podman("stop", "--time", "1", "limited");
         assertEquals(0, stop.exit(), stop::toString);
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)));
         assertEquals(0, podman("rm", "limited").exit());
     }
 
@@ -138,7 +138,7 @@ class PodmanRuntimeTest {
             assertEquals(Host.namespace(init, kind), Host.namespace(pid, kind), kind + ": init's");
         assertEquals(OciRuntimeStageTest.rootOf(init), OciRuntimeStageTest.rootOf(pid), "init's root");
         assertEquals(0, podman("rm", "--force", "joined").exit());
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)));
     }
 
     @Test
@@ -156,7 +156,7 @@ class PodmanRuntimeTest {
         assertEquals(6, typed.exit(), typed::toString);
         assertTrue(typed.out().contains("got hello on /dev/pts/1\r\n"), typed::toString);
         assertEquals(0, podman("rm", "--force", "typed").exit());
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)));
 
         Stage.Result run = inATerminal(tmp.resolve("typed.txt"), "run", "-it", "--rm", "--network", "none", "--cgroup-parent", "/" + PARENT,
                 "workbook-busybox", "sh", "-c", "read line; echo \"got $line on $(tty)\"; exit 7");
@@ -197,7 +197,7 @@ class PodmanRuntimeTest {
             assertNotEquals(0, mask & (1L << 5), set + " keeps KILL");
         }
         assertEquals(0, podman("kill", "dropped").exit());
-        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(10)));
+        assertTrue(Host.awaitGone(pid, java.time.Duration.ofSeconds(60)));
         assertEquals(0, podman("rm", "dropped").exit());
     }
 }

@@ -43,7 +43,7 @@ class UserNsStageTest {
     void anOrdinaryUserIsRootInsideAndThemselvesOutside() {
         String host = Host.hostname();
         try (Stage.Running running = ROOTLESS.start("-q", "--hostname", "mine", "--", "/bin/sh", "-c",
-                "id -u; cat /proc/self/uid_map; hostname; echo ready; exec sleep 60")) {
+                "id -u; cat /proc/self/uid_map; hostname; echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.container(START);
 
@@ -174,7 +174,7 @@ class UserNsStageTest {
     @Test
     void quietStaysQuietWhenTheContainerIsKilled() {
         for (String signal : List.of("INT", "TERM")) {
-            try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+            try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
                 running.awaitOutput("ready", START);
                 running.container(START);
                 running.signal(signal);
@@ -190,13 +190,13 @@ class UserNsStageTest {
     @AlsoAsLearner
     @DisplayName("killing the stage kills the container")
     void killingTheStageKillsTheContainer() {
-        try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.container(START);
 
             running.signal("KILL"); // the parent cleans nothing up ...
             running.finish(Duration.ofSeconds(30));
-            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "the parent-death signal reaches init through setpriv and unshare");
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(60)), "the parent-death signal reaches init through setpriv and unshare");
         }
         assertEquals(0, ROOTLESS.run("-q", "--", "/bin/true").exit()); // ... the next run forgets the crashed run's record
     }

@@ -43,7 +43,7 @@ class UtsPidStageTest {
     @DisplayName("the host sees new uts, pid, ipc and mnt namespaces; net, user and cgroup stay the host's")
     void theHostSeesNewNamespaces() {
         String host = Host.hostname();
-        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
@@ -61,7 +61,7 @@ class UtsPidStageTest {
     @Lesson("setns")
     @DisplayName("exec runs a command in the container's namespaces")
     void execJoinsTheContainersNamespaces() {
-        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--hostname", "seen-from-host", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
@@ -77,7 +77,7 @@ class UtsPidStageTest {
 
     @Test
     void quietBeforeOrAfterExecSilencesTheNarration() {
-        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             String init = Long.toString(running.child(START));
             for (List<String> args : List.of(List.of("-q", "exec", init, "--", "/bin/hostname"), List.of("exec", "-q", init, "--", "/bin/hostname"))) {
@@ -122,20 +122,20 @@ class UtsPidStageTest {
 
     @Test
     void ctrlCToTheStageEndsTheContainer() {
-        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
             running.signal("INT");
             Stage.Result r = running.finish(Duration.ofSeconds(30));
             assertEquals(128 + 9, r.exit(), r::toString);
-            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)));
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(60)));
         }
     }
 
     @Test
     void killingTheContainerFromTheHostEndsTheStage() {
-        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             Host.run("kill", "-KILL", Long.toString(running.child(START)));
 
@@ -145,13 +145,13 @@ class UtsPidStageTest {
 
     @Test
     void killingTheStageKillsTheContainer() {
-        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
             running.signal("KILL");
             running.finish(Duration.ofSeconds(30));
-            assertTrue(Host.awaitGone(init, Duration.ofSeconds(5)), "PR_SET_PDEATHSIG ends the container with its parent");
+            assertTrue(Host.awaitGone(init, Duration.ofSeconds(60)), "PR_SET_PDEATHSIG ends the container with its parent");
         }
     }
 
@@ -159,8 +159,8 @@ class UtsPidStageTest {
     @Lesson("hostname")
     @DisplayName("two containers run at once, each with its own hostname")
     void twoContainersRunAtOnceEachWithItsOwnNamespaces() {
-        try (Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 60");
-             Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 60")) {
+        try (Stage.Running a = STAGE.start("--hostname", "a", "--", "/bin/sh", "-c", "echo ready; exec sleep 600");
+             Stage.Running b = STAGE.start("--hostname", "b", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             a.awaitOutput("ready", START);
             b.awaitOutput("ready", START);
             long initA = a.child(START), initB = b.child(START);

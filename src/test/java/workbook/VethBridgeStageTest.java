@@ -19,7 +19,7 @@ import static workbook.Failures.assertStageFailed;
 class VethBridgeStageTest {
     static final Stage STAGE = Stage.of("05-veth-bridge");
     static final Duration START = Duration.ofSeconds(60);
-    static final String SLEEP = "echo ready; exec sleep 60";
+    static final String SLEEP = "echo ready; exec sleep 600";
 
     @TempDir
     Path tmp;
