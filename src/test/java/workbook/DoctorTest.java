@@ -44,6 +44,32 @@ class DoctorTest {
         assertTrue(r.out().contains("doctor: 1 need(s) not met"), r::out);
     }
 
+    /**
+     * A rootfs whose busybox was built for another processor (a workbook folder shared by an
+     * amd64 VM and then an arm64 one): the same file with its ELF machine field (two bytes at
+     * offset 18) set to the other architecture's. The doctor names it; the real one passes.
+     */
+    @Test
+    void aRootfsBuiltForAnotherProcessorIsACross(@TempDir Path tmp) throws IOException {
+        Path rootfs = tmp.resolve("rootfs");
+        Files.createDirectories(rootfs.resolve("proc"));
+        Files.createDirectories(rootfs.resolve("bin"));
+        byte[] busybox = Files.readAllBytes(Stage.ROOTFS.resolve("bin/busybox"));
+        int here = (busybox[18] & 0xff) | (busybox[19] & 0xff) << 8;
+        int other = here == 62 ? 183 : 62; // EM_X86_64 and EM_AARCH64
+        busybox[18] = (byte) other;
+        busybox[19] = (byte) (other >> 8);
+        Path foreign = Files.write(rootfs.resolve("bin/busybox"), busybox);
+        foreign.toFile().setExecutable(true);
+
+        Stage.Result r = Host.run("scripts/doctor", "--rootfs", rootfs.toString());
+
+        assertEquals(1, r.exit(), r::toString);
+        assertEquals("✗ busybox rootfs 01-08 " + foreign + " is built for another processor than this " + System.getProperty("os.arch").replace("amd64", "x86_64")
+                + " (ELF machine " + other + "): sudo scripts/setup builds it anew", row(r, "busybox rootfs"));
+        assertTrue(row(Host.run("scripts/doctor"), "busybox rootfs").startsWith("✓"), "the rootfs setup built");
+    }
+
     @Test
     void anOrdinaryUserLearnsThatStages01To05NeedSudoAndThatStage06Works() {
         Stage.Result r = TestUser.LEARNER.runScript("scripts/doctor");
