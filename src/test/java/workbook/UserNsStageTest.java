@@ -174,7 +174,8 @@ class UserNsStageTest {
     @Test
     void quietStaysQuietWhenTheContainerIsKilled() {
         for (String signal : List.of("INT", "TERM")) {
-            try (Stage.Running running = ROOTLESS.start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
+            // SIGINT not ignored, as a terminal's Ctrl-C: see UtsPidStageTest.ctrlCToTheStageEndsTheContainer.
+            try (Stage.Running running = ROOTLESS.alsoWrappedIn("env", "--default-signal=INT").start("-q", "--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
                 running.awaitOutput("ready", START);
                 running.container(START);
                 running.signal(signal);

@@ -122,7 +122,9 @@ class UtsPidStageTest {
 
     @Test
     void ctrlCToTheStageEndsTheContainer() {
-        try (Stage.Running running = STAGE.start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
+        // SIGINT as a terminal's Ctrl-C has it: not ignored, as it is for a job a script started
+        // in the background (and so for these tests, when the suite itself runs as one).
+        try (Stage.Running running = STAGE.alsoWrappedIn("env", "--default-signal=INT").start("--", "/bin/sh", "-c", "echo ready; exec sleep 600")) {
             running.awaitOutput("ready", START);
             long init = running.child(START);
 
